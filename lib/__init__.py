@@ -1,0 +1,1 @@
+"""raydapt library: data, models, training loops and reports behind the jobs/ entry points."""

@@ -1,0 +1,56 @@
+"""Feeding Ray Train workers: the Datasets a trainer splits, and the batches a worker sees.
+
+MultiWorkerMirroredStrategy runs one collective per step, so a worker with one batch
+more than the others waits forever: the split is `equal=True` (same row count per
+worker) and every epoch drops the last partial batch, so all workers step equally.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from lib.data.columns import column_to_images
+
+# Keras VGG16 (and HED) "caffe" convention: BGR channel order, ImageNet means removed,
+# no scaling; what keras.applications.vgg16.preprocess_input does, without TF.
+CAFFE_BGR_MEAN = np.array([103.939, 116.779, 123.68], dtype=np.float32)
+
+
+def caffe_preprocess(images: np.ndarray) -> np.ndarray:
+    return images[..., ::-1].astype(np.float32) - CAFFE_BGR_MEAN
+
+
+def to_model_batch(batch: pa.Table, shape, with_labels: bool) -> dict[str, np.ndarray]:
+    """Raw rows -> what a training step eats: float32 images, int32 labels, ids."""
+    out = {
+        "example_id": np.asarray(batch.column("example_id").to_pylist(), dtype=object),
+        "image": caffe_preprocess(column_to_images(batch.column("image"), shape)),
+    }
+    if with_labels:
+        out["label"] = batch.column("label").to_numpy().astype(np.int32)
+    return out
+
+
+def model_ready(ds, shape, *, with_labels: bool = True):
+    """Preprocess in the Dataset, once per batch, so workers get ready tensors. Unlabelled
+    target data drops its labels here, so no training code can read them."""
+    return ds.map_batches(to_model_batch, batch_format="pyarrow",
+                          fn_kwargs={"shape": tuple(shape), "with_labels": with_labels})
+
+
+def train_data_config(split: tuple[str, ...] = ("source", "target")):
+    """Ray Train's DataConfig: the named training datasets split evenly, others given whole."""
+    from ray.train import DataConfig
+
+    return DataConfig(datasets_to_split=list(split))
+
+
+def epoch_batches(shard, batch_size: int, *, shuffle_seed: int | None = None,
+                  shuffle_buffer: int = 2048):
+    """One epoch of a worker's shard: full batches only (see module docstring)."""
+    return shard.iter_batches(
+        batch_size=batch_size, drop_last=True, batch_format="numpy",
+        local_shuffle_buffer_size=shuffle_buffer if shuffle_seed is not None else None,
+        local_shuffle_seed=shuffle_seed,
+    )

@@ -1,0 +1,108 @@
+"""From a URI and options to a Ray Dataset of image rows: select, relabel, shift.
+
+`plan_images` does everything that needs no pixels (open, list, select, compute the
+identity key), so jobs can fail fast or skip work; `ImagePlan.load` builds the Dataset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from lib.data.classes import canonical_order, check_known
+from lib.data.columns import column_to_images, images_to_column
+from lib.data.shifts import Shift
+from lib.data.sources import open_source
+from lib.data.uri import DatasetURI
+
+
+@dataclass(frozen=True)
+class ImagePlan:
+    uri: DatasetURI
+    shift: Shift | None
+    seed: int
+    class_names: tuple[str, ...]
+    counts: dict[str, int]
+    key: str  # changes whenever the rows load() would produce could change
+    source: object
+    indices: np.ndarray
+    label_map: np.ndarray | None  # source label -> our label, when --classes reorders
+
+    @property
+    def num_rows(self) -> int:
+        return len(self.indices)
+
+    def load(self):
+        """The selected rows as a lazy Ray Dataset with `columns.SCHEMA`, and the image shape."""
+        ds, shape = self.source.read(self.indices)
+        if self.label_map is not None:
+            ds = ds.map_batches(_relabel, batch_format="pyarrow",
+                                fn_kwargs={"label_map": self.label_map,
+                                           "class_names": self.class_names})
+        if self.shift is not None:
+            ds = ds.map_batches(_apply_shift, batch_format="pyarrow",
+                                fn_kwargs={"shift": self.shift, "seed": self.seed, "shape": shape})
+        return ds, shape
+
+
+def plan_images(uri: DatasetURI, shift: Shift | None, *, limit_per_class: int | None,
+                classes: tuple[str, ...] | None, seed: int, image_size: int) -> ImagePlan:
+    source = open_source(uri, image_size)
+    cand = source.candidates()
+    label_map = None
+    labels = cand.labels
+    class_names = cand.class_names
+    if classes is not None:
+        check_known(classes, cand.class_names, str(uri))
+        class_names = canonical_order(classes)
+        label_map = np.array([class_names.index(c) if c in class_names else -1
+                              for c in cand.class_names])
+        labels = label_map[cand.labels]
+    chosen = []
+    for c in range(len(class_names)):
+        of_class = np.flatnonzero(labels == c)
+        chosen.append(of_class if limit_per_class is None else of_class[:limit_per_class])
+    indices = np.sort(np.concatenate(chosen))
+    counts = {name: int(len(ix)) for name, ix in zip(class_names, chosen)}
+    key = hashlib.sha256(repr((
+        str(uri), source.fingerprint(), str(shift), seed if shift else None, image_size,
+        class_names, limit_per_class)).encode()).hexdigest()[:16]
+    return ImagePlan(uri, shift, seed, class_names, counts, key, source, indices, label_map)
+
+
+def _relabel(batch: pa.Table, label_map: np.ndarray, class_names) -> pa.Table:
+    labels = label_map[batch.column("label").to_numpy()]
+    return (batch.set_column(1, "label", pa.array(labels, pa.int16()))
+                 .set_column(2, "class_name", pa.array([class_names[i] for i in labels])))
+
+
+def _apply_shift(batch: pa.Table, shift: Shift, seed: int, shape) -> pa.Table:
+    images = column_to_images(batch.column("image"), shape)
+    shifted = shift.apply(images, batch.column("example_id").to_pylist(), seed)
+    return batch.set_column(3, "image", images_to_column(shifted))
+
+
+def row_digests(batch: pa.Table) -> pa.Table:
+    """One sha256 per row over (id, label, pixels): order-free content checksums build on it."""
+    ids = batch.column("example_id").to_pylist()
+    labels = batch.column("label").to_pylist()
+    images = batch.column("image").to_pylist()
+    digests = [hashlib.sha256(f"{i}\0{y}\0".encode() + img).digest()
+               for i, y, img in zip(ids, labels, images)]
+    return pa.table({"example_id": ids, "digest": pa.array(digests, pa.binary(32))})
+
+
+def content_checksum(ds) -> str:
+    """sha256 over the rows' digests sorted by example id: the same rows give the same sum,
+    however they are split into files or blocks."""
+    import ray
+
+    table = pa.concat_tables(ray.get(ds.map_batches(row_digests, batch_format="pyarrow")
+                                      .to_arrow_refs())).sort_by("example_id")
+    h = hashlib.sha256()
+    for d in table.column("digest").to_pylist():
+        h.update(d)
+    return h.hexdigest()
