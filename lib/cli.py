@@ -11,7 +11,8 @@ import dataclasses
 import inspect
 import sys
 import typing
-from typing import Annotated, Any, Callable
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 

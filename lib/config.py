@@ -6,8 +6,9 @@ shows as one panel in `--help`. Every default lives here, nowhere else.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 REQUIRED = object()
 

@@ -58,7 +58,7 @@ def prepare(config: PrepareConfig) -> dict:
         "image_shape": list(shape),
         "content_checksum": content_checksum(ds),
         "inputs_key": plan.key,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     staging = f"{root}/.staging-{uuid.uuid4().hex[:8]}"
     num_files = max(1, -(-plan.num_rows // config.rows_per_file))

@@ -75,14 +75,14 @@ class FolderSource:
             raise NoInputError(f"empty class folder in {uri.path}: {name_some(empty)} (no PNG/JPEG files)")
         self.root = root
         self.class_names = canonical_order(class_dirs)
-        self.relpaths = [f"{c}/{f}" for c in self.class_names for f in files[c]]
+        self.example_ids = tuple(f"{c}/{f}" for c in self.class_names for f in files[c])
         self.labels = np.array([i for i, c in enumerate(self.class_names) for _ in files[c]])
 
     def candidates(self) -> Candidates:
-        return Candidates(tuple(self.relpaths), self.labels, self.class_names)
+        return Candidates(self.example_ids, self.labels, self.class_names)
 
     def fingerprint(self) -> str:
-        stats = [(p, st.st_size, st.st_mtime_ns) for p in self.relpaths
+        stats = [(p, st.st_size, st.st_mtime_ns) for p in self.example_ids
                  for st in [os.stat(os.path.join(self.root, p))]]
         return _hash("folder", self.root, stats)
 
@@ -90,11 +90,11 @@ class FolderSource:
         """Decode the chosen files here on the driver: the preflight must open every file
         anyway to name bad ones before any worker starts, so its pixels are kept. (A folder
         lives on one filesystem; Parquet sources are read by Ray tasks across the cluster.)"""
-        import ray
-
         from concurrent.futures import ThreadPoolExecutor
 
-        ids = [self.relpaths[i] for i in indices]
+        import ray
+
+        ids = [self.example_ids[i] for i in indices]
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # PIL frees the GIL
             decoded = list(pool.map(_decode_file, [os.path.join(self.root, p) for p in ids]))
         shape = _check_decoded(ids, decoded, self.uri)
