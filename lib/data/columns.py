@@ -18,24 +18,33 @@ SCHEMA = pa.schema([
 ])
 
 
-def images_to_column(images: np.ndarray) -> pa.Array:
-    """(N, H, W, C) uint8 -> binary column, one value per image, without a Python loop."""
-    images = np.ascontiguousarray(images, dtype=np.uint8)
-    n, size = len(images), int(np.prod(images.shape[1:]))
+def tensor_to_column(values: np.ndarray) -> pa.Array:
+    """(N, ...) array -> binary column, one value per row, without a Python loop."""
+    values = np.ascontiguousarray(values)
+    n, size = len(values), values[0].nbytes if len(values) else 0
     fixed = pa.FixedSizeBinaryArray.from_buffers(
-        pa.binary(size), n, [None, pa.py_buffer(images.tobytes())])
+        pa.binary(size), n, [None, pa.py_buffer(values.tobytes())])
     return fixed.cast(pa.binary())
 
 
-def column_to_images(column, shape) -> np.ndarray:
-    """Binary column (Array or ChunkedArray) -> (N, H, W, C) uint8."""
+def column_to_tensor(column, shape, dtype) -> np.ndarray:
+    """Binary column (Array or ChunkedArray) -> (N, *shape) array of dtype."""
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
-    size = int(np.prod(shape))
+    itemsize = np.dtype(dtype).itemsize
+    size = int(np.prod(shape)) * itemsize
     fixed = column.cast(pa.binary(size))  # fails loudly if any value has the wrong length
     data = np.frombuffer(fixed.buffers()[1], dtype=np.uint8,
                          count=len(fixed) * size, offset=fixed.offset * size)
-    return data.reshape((len(fixed), *shape))
+    return data.view(dtype).reshape((len(fixed), *shape))
+
+
+def images_to_column(images: np.ndarray) -> pa.Array:
+    return tensor_to_column(np.asarray(images, dtype=np.uint8))
+
+
+def column_to_images(column, shape) -> np.ndarray:
+    return column_to_tensor(column, shape, np.uint8)
 
 
 def make_table(example_ids, labels, class_names, images: np.ndarray) -> pa.Table:

@@ -22,10 +22,10 @@ def caffe_preprocess(images: np.ndarray) -> np.ndarray:
 
 
 def to_model_batch(batch: pa.Table, shape, with_labels: bool) -> dict[str, np.ndarray]:
-    """Raw rows -> what a training step eats: float32 images, int32 labels, ids."""
+    """Raw rows -> what a training step eats: x (float32 images), int32 labels, ids."""
     out = {
         "example_id": np.asarray(batch.column("example_id").to_pylist(), dtype=object),
-        "image": caffe_preprocess(column_to_images(batch.column("image"), shape)),
+        "x": caffe_preprocess(column_to_images(batch.column("image"), shape)),
     }
     if with_labels:
         out["label"] = batch.column("label").to_numpy().astype(np.int32)
@@ -54,3 +54,26 @@ def epoch_batches(shard, batch_size: int, *, shuffle_seed: int | None = None,
         local_shuffle_buffer_size=shuffle_buffer if shuffle_seed is not None else None,
         local_shuffle_seed=shuffle_seed,
     )
+
+
+class InMemoryShard:
+    """A worker's shard pulled out of Ray Data once and replayed from memory each epoch.
+    For small rows (cached features: 2-8 KB each) Ray Data's per-epoch start-up would
+    cost more than the epoch itself. Equal shards keep equal step counts."""
+
+    def __init__(self, shard):
+        parts = list(shard.iter_batches(batch_size=4096, batch_format="numpy"))
+        self.x = np.concatenate([p["x"] for p in parts])
+        self.label = np.concatenate([p["label"] for p in parts])
+
+    def batches(self, batch_size: int):
+        """Every row once, in order, the last batch partial: for evaluation."""
+        for start in range(0, len(self.label), batch_size):
+            yield {"x": self.x[start:start + batch_size],
+                   "label": self.label[start:start + batch_size]}
+
+    def epoch(self, batch_size: int, shuffle_seed: int):
+        order = np.random.default_rng(shuffle_seed).permutation(len(self.label))
+        for start in range(0, len(order) - batch_size + 1, batch_size):
+            rows = order[start:start + batch_size]
+            yield {"x": self.x[rows], "label": self.label[rows]}

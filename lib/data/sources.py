@@ -237,6 +237,21 @@ def list_parquet_files(fs: pafs.FileSystem, root: str) -> list[str]:
                   if i.type == pafs.FileType.File and not i.base_name.startswith((".", "_")))
 
 
+def commit_dataset(fs: pafs.FileSystem, root: str, staging: str, manifest: dict) -> None:
+    """Swap the staged files in. The manifest goes first and comes back last, so a reader
+    sees the old dataset, no dataset, or the new one: never a mix."""
+    if fs.get_file_info(f"{root}/{MANIFEST}").type == pafs.FileType.File:
+        fs.delete_file(f"{root}/{MANIFEST}")
+    if fs.get_file_info(f"{root}/{DATA_DIR}").type != pafs.FileType.NotFound:
+        fs.delete_dir(f"{root}/{DATA_DIR}")
+    fs.move(staging, f"{root}/{DATA_DIR}")
+    manifest["files"] = [p.rsplit("/", 1)[-1] for p in list_parquet_files(fs, root)]
+    tmp = f"{root}/.{MANIFEST}.tmp"
+    with fs.open_output_stream(tmp) as f:
+        f.write(json.dumps(manifest, indent=2).encode())
+    fs.move(tmp, f"{root}/{MANIFEST}")
+
+
 class ParquetSource:
     """The output of `raydapt prepare`: manifest.json plus data/*.parquet."""
 

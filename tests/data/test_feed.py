@@ -25,7 +25,7 @@ def load(path, **kw):
 def test_model_ready_batches(small_folder, ray_local):
     ds, shape = load(small_folder)
     batch = next(iter(model_ready(ds, shape).iter_batches(batch_size=8, batch_format="numpy")))
-    assert batch["image"].dtype == np.float32 and batch["image"].shape == (8, 32, 32, 3)
+    assert batch["x"].dtype == np.float32 and batch["x"].shape == (8, 32, 32, 3)
     assert batch["label"].dtype == np.int32
     unlabelled = next(iter(model_ready(ds, shape, with_labels=False).iter_batches(batch_size=8)))
     assert "label" not in unlabelled
@@ -51,7 +51,7 @@ def test_two_workers_get_disjoint_equal_shards(cifar_jpeg, tmp_path, ray_local):
             steps, ids = 0, []
             for b in epoch_batches(shard, config["batch"], shuffle_seed=rank):
                 steps += 1
-                assert len(b["image"]) == config["batch"]
+                assert len(b["x"]) == config["batch"]
                 ids += list(b["example_id"])
             seen[name] = {"steps": steps, "ids": ids}
         with open(f"{config['out']}/rank{rank}.json", "w") as f:

@@ -1,0 +1,55 @@
+"""The run record (`runs` table): config, versions, resources, status and wall time.
+Written by the driver when a run starts and again when it ends."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import platform
+import subprocess
+import time
+from dataclasses import dataclass, field
+
+from lib.metrics.store import MetricsStore
+
+
+def _versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": platform.python_version()}
+    for package in ("raydapt", "tensorflow", "keras", "ray", "pyarrow"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = None
+    return found
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5, cwd=__file__.rsplit("/lib/", 1)[0])
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+@dataclass
+class RunRecord:
+    store: MetricsStore
+    identity: dict          # run, job, method, config_hash, workers, replicas
+    config: dict
+    resources: dict = field(default_factory=dict)
+    started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    _clock: float = field(default_factory=time.perf_counter)
+
+    def write(self, status: str, epochs_done: int = 0, message: str = "") -> None:
+        done = status != "running"
+        self.store.write("runs", [self.identity | {
+            "status": status, "message": message, "started": self.started,
+            "finished": dt.datetime.now(dt.UTC) if done else None,
+            "wall_seconds": time.perf_counter() - self._clock if done else None,
+            "epochs_done": epochs_done, "config_json": json.dumps(self.config, sort_keys=True),
+            "versions_json": json.dumps(_versions(), sort_keys=True),
+            "git_commit": _git_commit(), "resources_json": json.dumps(self.resources),
+        }])

@@ -1,0 +1,67 @@
+"""Declared schemas of the metrics tables. Bump SCHEMA_VERSION on any incompatible change;
+readers skip files from a newer version instead of misreading them."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+SCHEMA_VERSION = 1
+
+# Every row says which run, job, method, epoch and scale it belongs to, so a table read
+# on its own (or a sweep concatenated) needs no join to be understood.
+_IDENTITY = [
+    ("run", pa.string()),
+    ("job", pa.string()),
+    ("method", pa.string()),
+    ("config_hash", pa.string()),
+    ("workers", pa.int32()),
+    ("replicas", pa.int32()),
+]
+
+
+def _schema(name: str, fields) -> pa.Schema:
+    return pa.schema(fields, metadata={"raydapt.table": name,
+                                       "raydapt.schema_version": str(SCHEMA_VERSION)})
+
+
+EPOCHS = _schema("epochs", [
+    *_IDENTITY,
+    ("epoch", pa.int32()),            # 0-based
+    ("loss", pa.float64()),           # mean training loss (classification; source for adapt)
+    ("accuracy", pa.float64()),       # training accuracy on the batches seen
+    ("images_per_s", pa.float64()),   # all workers together, images through the model
+    ("epoch_seconds", pa.float64()),
+    ("learning_rate", pa.float64()),
+    ("domain_loss", pa.float64()),    # adapt only, else null
+    ("domain_accuracy", pa.float64()),
+    ("grl_lambda", pa.float64()),
+])
+
+EVALS = _schema("evals", [
+    *_IDENTITY,
+    ("epoch", pa.int32()),
+    ("split", pa.string()),           # val, source_test, target_test
+    ("dataset", pa.string()),         # the URI (and shift) evaluated
+    ("num_examples", pa.int64()),
+    ("loss", pa.float64()),
+    ("accuracy", pa.float64()),
+    ("class_names", pa.list_(pa.string())),
+    ("per_class_accuracy", pa.list_(pa.float64())),
+    ("confusion", pa.list_(pa.list_(pa.int64()))),  # rows: true class, columns: predicted
+])
+
+RUNS = _schema("runs", [
+    *_IDENTITY,
+    ("status", pa.string()),          # running, completed, failed, stopped
+    ("message", pa.string()),
+    ("started", pa.timestamp("s", tz="UTC")),
+    ("finished", pa.timestamp("s", tz="UTC")),
+    ("wall_seconds", pa.float64()),
+    ("epochs_done", pa.int32()),
+    ("config_json", pa.string()),
+    ("versions_json", pa.string()),   # python, tensorflow, keras, ray, raydapt
+    ("git_commit", pa.string()),
+    ("resources_json", pa.string()),  # the Ray cluster's resources when the run started
+])
+
+TABLES = {s.metadata[b"raydapt.table"].decode(): s for s in (EPOCHS, EVALS, RUNS)}

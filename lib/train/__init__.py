@@ -1,0 +1,1 @@
+"""Distributed training under Ray Train with tf.distribute.MultiWorkerMirroredStrategy."""

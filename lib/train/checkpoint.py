@@ -1,0 +1,58 @@
+"""Checkpoints as plain arrays: model weights, optimizer state and the epoch done.
+
+Arrays in an .npz are read back by any worker count or strategy, unlike a strategy-bound
+TF checkpoint; only rank 0 writes one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+import numpy as np
+
+STATE = "state.npz"
+META = "meta.json"
+
+
+def save(model, optimizer, epoch: int, extra: dict | None = None):
+    """A ray.train.Checkpoint of the state after `epoch` (0-based) finished."""
+    from ray.train import Checkpoint
+
+    path = tempfile.mkdtemp(prefix="raydapt-ckpt-")
+    arrays = {f"w{i}": w for i, w in enumerate(model.get_weights())}
+    arrays |= {f"o{i}": np.asarray(v.numpy()) for i, v in enumerate(optimizer.variables)}
+    np.savez(os.path.join(path, STATE), **arrays)
+    with open(os.path.join(path, META), "w") as f:
+        json.dump({"epoch": epoch, **(extra or {})}, f)
+    return Checkpoint.from_directory(path)
+
+
+def restore(checkpoint, model, optimizer=None) -> dict:
+    """Load weights (and optimizer state when given) from a checkpoint; its meta."""
+    with checkpoint.as_directory() as path:
+        with open(os.path.join(path, META)) as f:
+            meta = json.load(f)
+        with np.load(os.path.join(path, STATE)) as state:
+            model.set_weights([state[f"w{i}"] for i in range(len(model.weights))])
+            if optimizer is not None:
+                for i, var in enumerate(optimizer.variables):
+                    var.assign(state[f"o{i}"])
+    return meta
+
+
+def latest_in_run(run_dir: str):
+    """The newest checkpoint Ray Train kept under a run directory, or None."""
+    import pyarrow.fs as pafs
+    from ray.train import Checkpoint
+
+    from lib.data.sources import filesystem_for
+
+    fs, root = filesystem_for(run_dir)
+    dirs = [i for i in fs.get_file_info(pafs.FileSelector(root, allow_not_found=True))
+            if i.type == pafs.FileType.Directory and i.base_name.startswith("checkpoint_")]
+    if not dirs:
+        return None
+    newest = max(dirs, key=lambda i: i.base_name)  # names are timestamps
+    return Checkpoint(path=newest.path, filesystem=fs)

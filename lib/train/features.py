@@ -1,0 +1,85 @@
+"""Frozen-base fast path: backbone features computed once per dataset, then reused.
+
+With a frozen base, every epoch of the classic recipe recomputes the same VGG16 forward
+pass. Here it runs once, in a Ray Data actor pool (each actor loads the backbone once),
+and lands as Parquet under `<storage>/feature-cache/<key>`, where the key covers the
+weights, image size, cut layer, precision and the data's content checksum, so a cache
+is reused whenever it is valid and never when anything it depends on changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+import numpy as np
+import pyarrow as pa
+
+from lib.data.columns import column_to_images, column_to_tensor, tensor_to_column
+from lib.data.feed import caffe_preprocess
+from lib.data.sources import commit_dataset, filesystem_for, list_parquet_files, read_manifest
+from lib.models import feature_shape, weights_identity
+
+BATCH = 256
+
+
+def cache_key(weights: str, image_size: int, feature_layer: str, precision: str,
+              data_checksum: str) -> str:
+    parts = (weights_identity(weights), image_size, feature_layer, precision, data_checksum)
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:20]
+
+
+class FeatureExtractor:
+    """Ray Data actor: image rows in, feature rows out."""
+
+    def __init__(self, weights, native_shape, image_size, feature_layer, precision):
+        import keras
+        import tensorflow as tf
+
+        from lib.models import feature_extractor
+
+        if precision == "bf16":
+            keras.mixed_precision.set_global_policy("mixed_bfloat16")
+        self.shape = tuple(native_shape)
+        model = feature_extractor(weights, native_shape, image_size, feature_layer)
+        self.predict = tf.function(lambda x: tf.cast(model(x, training=False), tf.float32))
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        x = caffe_preprocess(column_to_images(batch.column("image"), self.shape))
+        features = self.predict(x).numpy()
+        return pa.table({"example_id": batch.column("example_id"), "label": batch.column("label"),
+                         "features": tensor_to_column(features)})
+
+
+def cached_features(ds, native_shape, data_checksum: str, *, weights: str, image_size: int,
+                    feature_layer: str, precision: str, storage: str, actors: int):
+    """(Dataset of feature rows, feature shape, whether it was computed now)."""
+    import ray
+
+    key = cache_key(weights, image_size, feature_layer, precision, data_checksum)
+    fs, root = filesystem_for(storage)
+    cache = f"{root}/feature-cache/{key}"
+    manifest = read_manifest(fs, cache)
+    computed = manifest is None
+    if computed:
+        staging = f"{root}/feature-cache/.staging-{uuid.uuid4().hex[:8]}"
+        ds.map_batches(
+            FeatureExtractor, batch_size=BATCH, batch_format="pyarrow", concurrency=actors,
+            fn_constructor_kwargs={"weights": weights, "native_shape": tuple(native_shape),
+                                   "image_size": image_size, "feature_layer": feature_layer,
+                                   "precision": precision},
+        ).write_parquet(staging, filesystem=fs)
+        manifest = {"key": key, "weights": weights, "image_size": image_size,
+                    "feature_layer": feature_layer, "precision": precision,
+                    "data_checksum": data_checksum,
+                    "feature_shape": list(feature_shape(image_size, feature_layer))}
+        fs.create_dir(cache, recursive=True)
+        commit_dataset(fs, cache, staging, manifest)
+    files = list_parquet_files(fs, cache)
+    return ray.data.read_parquet(files, filesystem=fs), tuple(manifest["feature_shape"]), computed
+
+
+def to_feature_batch(batch: pa.Table, shape) -> dict[str, np.ndarray]:
+    """Feature rows -> what the head's training step eats (the images' keys: x, label)."""
+    return {"x": column_to_tensor(batch.column("features"), shape, np.float32),
+            "label": batch.column("label").to_numpy().astype(np.int32)}

@@ -1,0 +1,83 @@
+"""Driver side of a training run: Ray, the TensorflowTrainer, and the run record."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from dataclasses import asdict
+
+from lib.errors import NoInputError, RaydaptError
+
+
+def resolve_storage(storage: str) -> str:
+    return storage if "://" in storage else os.path.abspath(storage)
+
+
+def new_run_name(job: str) -> str:
+    return f"{job}-{dt.datetime.now(dt.UTC).strftime('%Y%m%d-%H%M%S')}"
+
+
+def config_hash(config) -> str:
+    """Identifies what a run computes: the config without where and under what name."""
+    body = asdict(config)
+    body.pop("run", None)
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def save_config(storage: str, run: str, config) -> None:
+    from lib.data.sources import filesystem_for
+
+    fs, root = filesystem_for(storage)
+    fs.create_dir(f"{root}/{run}", recursive=True)
+    with fs.open_output_stream(f"{root}/{run}/config.json") as f:
+        f.write(json.dumps(asdict(config), indent=2).encode())
+
+
+def load_config(storage: str, run: str) -> dict:
+    from lib.data.sources import filesystem_for
+
+    fs, root = filesystem_for(storage)
+    path = f"{root}/{run}/config.json"
+    import pyarrow.fs as pafs
+
+    if fs.get_file_info(path).type != pafs.FileType.File:
+        raise NoInputError(f"no run {run!r} to resume under {storage} ({path} not found)")
+    with fs.open_input_stream(path) as f:
+        return json.loads(f.read())
+
+
+def fit(worker_fn, plan, datasets: dict, split: list[str], scaling, run_name: str,
+        storage: str, failure):
+    """Run the worker loop under TensorflowTrainer; a run with the same (storage, name)
+    resumes from its latest checkpoint (Ray Train V2's restoration)."""
+    from ray.train import CheckpointConfig, DataConfig, FailureConfig, RunConfig, ScalingConfig
+    from ray.train.tensorflow import TensorflowTrainer
+
+    resources = {"CPU": scaling.cpus_per_worker}
+    if scaling.gpus_per_worker:
+        resources["GPU"] = scaling.gpus_per_worker
+    trainer = TensorflowTrainer(
+        worker_fn,
+        train_loop_config={"plan": plan},
+        scaling_config=ScalingConfig(num_workers=scaling.workers,
+                                     use_gpu=bool(scaling.gpus_per_worker),
+                                     resources_per_worker=resources),
+        datasets=datasets,
+        dataset_config=DataConfig(datasets_to_split=split),
+        run_config=RunConfig(
+            name=run_name, storage_path=storage,
+            failure_config=FailureConfig(max_failures=failure.max_failures),
+            checkpoint_config=CheckpointConfig(num_to_keep=failure.checkpoints_to_keep),
+            worker_runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2"}},
+        ),
+    )
+    try:
+        return trainer.fit()
+    except Exception as e:  # Ray wraps worker errors; keep the message, drop the chain
+        raise TrainingFailed(f"training failed: {type(e).__name__}: {str(e)[:2000]}") from e
+
+
+class TrainingFailed(RaydaptError):
+    exit_code = 1

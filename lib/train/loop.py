@@ -1,0 +1,146 @@
+"""The training loop each Ray Train worker runs, top to bottom.
+
+Build the model under MultiWorkerMirroredStrategy, resume from Ray Train's checkpoint if
+there is one, then per epoch: step through this worker's shard, sum the epoch's numbers
+over all workers once, and on rank 0 evaluate, write the metrics files and report a
+checkpoint. Every worker reports (Ray Train's barrier); only rank 0 does I/O.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ModelPlan:
+    weights: str
+    native_shape: tuple[int, int, int]
+    image_size: int
+    feature_layer: str
+    top_blocks: int                 # conv blocks that train; 0 = frozen base
+    num_classes: int
+    feature_shape: tuple[int, ...] | None = None  # set: train the head on cached features
+    init_from: str | None = None    # a checkpoint path to take weights (not optimizer) from
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    storage: str
+    run: str
+    job: str
+    method: str
+    config_hash: str
+
+
+@dataclass(frozen=True)
+class WorkerPlan:
+    model: ModelPlan
+    identity: RunIdentity
+    epochs: int
+    batch_size: int                 # per replica
+    learning_rate: float
+    precision: str                  # fp32 or bf16
+    seed: int
+    cpu_devices: int                # logical CPU replicas per worker when there is no GPU
+    collective_timeout_s: float
+    class_names: tuple[str, ...]
+    eval_splits: tuple[tuple[str, str], ...]  # (dataset name in Ray Train, what it is)
+
+
+def build_model(plan: ModelPlan):
+    from lib.models import classic_head, classifier, feature_extractor, set_trainable
+
+    if plan.feature_shape is not None:
+        return classic_head(plan.feature_shape, plan.num_classes)
+    extractor = feature_extractor(plan.weights, plan.native_shape, plan.image_size,
+                                  plan.feature_layer)
+    set_trainable(extractor, plan.top_blocks)
+    return classifier(extractor, classic_head(extractor.output.shape[1:], plan.num_classes))
+
+
+def train_worker(config: dict) -> None:
+    import keras
+    import ray.train
+
+    from lib.data.feed import InMemoryShard, epoch_batches
+    from lib.metrics.store import MetricsStore
+    from lib.train import checkpoint
+    from lib.train.steps import evaluate, global_sum, local_sum, make_predict, make_train_step
+    from lib.train.strategy import configure_devices, distribute_batch, make_strategy
+
+    plan: WorkerPlan = config["plan"]
+    configure_devices(plan.cpu_devices)
+    if plan.precision == "bf16":
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    keras.utils.set_random_seed(plan.seed)
+    strategy = make_strategy(plan.cpu_devices, plan.collective_timeout_s)
+    local_replicas = len(strategy.extended.worker_devices)
+    rank = ray.train.get_context().get_world_rank()
+    workers = ray.train.get_context().get_world_size()
+    global_batch = plan.batch_size * strategy.num_replicas_in_sync
+
+    with strategy.scope():
+        model = build_model(plan.model)
+        optimizer = keras.optimizers.Adam(plan.learning_rate)
+        optimizer.build(model.trainable_variables)
+    start_epoch = 0
+    resume_from = ray.train.get_checkpoint()
+    if resume_from is not None:
+        start_epoch = checkpoint.restore(resume_from, model, optimizer)["epoch"] + 1
+    elif plan.model.init_from is not None:
+        checkpoint.restore(ray.train.Checkpoint(plan.model.init_from), model)
+    train_step = make_train_step(strategy, model, optimizer, global_batch)
+    predict = make_predict(model)
+    shard = ray.train.get_dataset_shard("source")
+    in_memory = {}
+    if plan.model.feature_shape is not None:
+        shard = InMemoryShard(shard)
+
+    def eval_batches(name):
+        if plan.model.feature_shape is None:
+            return ray.train.get_dataset_shard(name).iter_batches(batch_size=256,
+                                                                  batch_format="numpy")
+        if name not in in_memory:
+            in_memory[name] = InMemoryShard(ray.train.get_dataset_shard(name))
+        return in_memory[name].batches(256)
+    ident = plan.identity
+    store = MetricsStore(ident.storage, ident.run) if rank == 0 else None
+    row_id = {"run": ident.run, "job": ident.job, "method": ident.method,
+              "config_hash": ident.config_hash, "workers": workers,
+              "replicas": strategy.num_replicas_in_sync}
+
+    for epoch in range(start_epoch, plan.epochs):
+        started = time.perf_counter()
+        loss_sum = correct = seen = 0.0
+        seed = plan.seed * 100_003 + epoch * 101 + rank
+        local_batch = plan.batch_size * local_replicas
+        batches = shard.epoch(local_batch, seed) if isinstance(shard, InMemoryShard) \
+            else epoch_batches(shard, local_batch, shuffle_seed=seed)
+        for batch in batches:
+            per_replica = train_step(distribute_batch(strategy, (batch["x"], batch["label"]),
+                                                      local_replicas))
+            loss_sum += local_sum(strategy, per_replica[0])
+            correct += local_sum(strategy, per_replica[1])
+            seen += len(batch["label"])
+        if not math.isfinite(loss_sum):
+            raise FloatingPointError(f"training loss is {loss_sum} in epoch {epoch}")
+        loss_sum, correct, seen = global_sum(strategy, [loss_sum, correct, seen], local_replicas)
+        seconds = time.perf_counter() - started
+        metrics = {"epoch": epoch, "loss": loss_sum / seen, "accuracy": correct / seen,
+                   "images_per_s": seen / seconds, "epoch_seconds": seconds}
+        saved = None
+        if rank == 0:
+            store.write("epochs", [row_id | metrics | {"learning_rate": plan.learning_rate}],
+                        epoch=epoch)
+            evals = []
+            for name, dataset in plan.eval_splits:
+                result = evaluate(predict, eval_batches(name), len(plan.class_names))
+                evals.append(row_id | result | {"epoch": epoch, "split": name, "dataset": dataset,
+                                                "class_names": list(plan.class_names)})
+                metrics[f"{name}_accuracy"] = result["accuracy"]
+            if evals:
+                store.write("evals", evals, epoch=epoch)
+            saved = checkpoint.save(model, optimizer, epoch)
+        ray.train.report(metrics, checkpoint=saved)

@@ -1,0 +1,77 @@
+"""The compiled steps: one distributed training step and a plain evaluation pass."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def make_train_step(strategy, model, optimizer, global_batch: int):
+    """A tf.function running one step on every replica. The loss is averaged over the
+    *global* batch (compute_average_loss), so summing gradients across replicas gives the
+    gradient of the global mean: N workers step exactly like one worker with N x batch.
+    Returns per-replica (loss sum, correct count), reduced by the caller."""
+    import keras
+    import tensorflow as tf
+
+    def replica_step(x, y):
+        with tf.GradientTape() as tape:
+            logits = tf.cast(model(x, training=True), tf.float32)
+            per_example = keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
+            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), y),
+                                        tf.float32))
+        return tf.reduce_sum(per_example), correct
+
+    @tf.function
+    def step(batch):
+        return strategy.run(replica_step, args=batch)
+
+    return step
+
+
+def local_sum(strategy, per_replica) -> float:
+    """Sum a per-replica value over this worker's replicas, on the host (no collective)."""
+    return float(sum(np.asarray(v) for v in strategy.experimental_local_results(per_replica)))
+
+
+def global_sum(strategy, values: list[float], local_replicas: int) -> list[float]:
+    """One collective at the end of an epoch: sum these numbers over all workers."""
+    import tensorflow as tf
+
+    def value(ctx):
+        # Each worker's total enters once, through its first local replica.
+        first = ctx.replica_id_in_sync_group % local_replicas == 0
+        return tf.constant(values if first else [0.0] * len(values), tf.float64)
+
+    per_replica = strategy.experimental_distribute_values_from_function(value)
+    return strategy.reduce("SUM", per_replica, axis=None).numpy().tolist()
+
+
+def make_predict(model):
+    import tensorflow as tf
+
+    @tf.function
+    def predict(x):
+        return tf.cast(model(x, training=False), tf.float32)
+
+    return predict
+
+
+def evaluate(predict, batches, num_classes: int) -> dict:
+    """Loss, accuracy, per-class accuracy and confusion matrix over every batch given."""
+    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
+    loss_sum, n = 0.0, 0
+    for batch in batches:
+        logits = predict(batch["x"]).numpy().astype(np.float64)
+        y = batch["label"]
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        loss_sum += float(-log_probs[np.arange(len(y)), y].sum())
+        np.add.at(confusion, (y, logits.argmax(axis=1)), 1)
+        n += len(y)
+    per_class = confusion.diagonal() / np.maximum(confusion.sum(axis=1), 1)
+    return {"num_examples": n, "loss": loss_sum / max(n, 1),
+            "accuracy": float(confusion.diagonal().sum() / max(n, 1)),
+            "per_class_accuracy": per_class.tolist(), "confusion": confusion.tolist()}
