@@ -18,4 +18,6 @@ def init_ray(address: str | None = None, local_cpus: int | None = None) -> None:
         ray.init(address=address, logging_level=logging.WARNING)
     else:
         cpus = max(os.cpu_count() or 1, local_cpus or 0)
-        ray.init(address="local", num_cpus=cpus, logging_level=logging.WARNING)
+        # Loopback: a local run talks to nothing beyond this machine (TF collectives use it too).
+        ray.init(address="local", num_cpus=cpus, logging_level=logging.WARNING,
+                 _node_ip_address="127.0.0.1")

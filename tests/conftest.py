@@ -33,6 +33,7 @@ def ray_local():
     import ray
 
     # More logical CPUs than cores: Ray Data tasks must run beside 2 training workers.
-    ray.init(num_cpus=4, include_dashboard=False, logging_level=logging.WARNING)
+    ray.init(num_cpus=4, include_dashboard=False, logging_level=logging.WARNING,
+             _node_ip_address="127.0.0.1")
     yield ray
     ray.shutdown()

@@ -9,6 +9,8 @@ place we reach into TF internals, and only when `cpu_devices > 1`.
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 
 
 def configure_devices(cpu_devices: int) -> None:
@@ -38,11 +40,23 @@ def _local_cpu_devices(count: int):
         extended._initialize_local_devices = original
 
 
+def keep_single_host_on_loopback() -> None:
+    """Ray Train fills TF_CONFIG with the host's interface address. When every worker is on
+    one host, TF's gRPC traffic can stay on loopback: nothing leaves the machine."""
+    config = json.loads(os.environ.get("TF_CONFIG", "{}"))
+    workers = config.get("cluster", {}).get("worker", [])
+    hosts = {address.rsplit(":", 1)[0] for address in workers}
+    if len(hosts) == 1:
+        config["cluster"]["worker"] = [f"127.0.0.1:{a.rsplit(':', 1)[1]}" for a in workers]
+        os.environ["TF_CONFIG"] = json.dumps(config)
+
+
 def make_strategy(cpu_devices: int, collective_timeout_s: float):
     """MWMS over TF_CONFIG (set by Ray Train's TensorflowTrainer). The timeout bounds every
     collective, so a hung or stopped peer fails the group instead of blocking it forever."""
     import tensorflow as tf
 
+    keep_single_host_on_loopback()
     options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=collective_timeout_s)
     uses_gpus = bool(tf.config.list_physical_devices("GPU"))
     scope = _local_cpu_devices(cpu_devices) if cpu_devices > 1 and not uses_gpus \
