@@ -9,8 +9,7 @@ import time
 import psutil
 import pytest
 
-from lib.config import (FinetuneConfig, ModelConfig, OptimConfig, RunOptions, ScalingOptions,
-                        SelectionConfig)
+from lib.config import FinetuneConfig, ModelConfig, OptimConfig, RunOptions, ScalingOptions, SelectionConfig
 from lib.finetune import finetune
 from lib.metrics.store import MetricsStore
 from tests.conftest import REPO

@@ -1,9 +1,19 @@
 import numpy as np
 import pytest
 
-from lib.models import (ModelSpecError, check_feature_layer, classic_head, classifier,
-                        feature_extractor, feature_shape, hed_conv_layers, parse_trainable,
-                        set_trainable, vgg16_base, weights_identity)
+from lib.models import (
+    ModelSpecError,
+    check_feature_layer,
+    classic_head,
+    classifier,
+    feature_extractor,
+    feature_shape,
+    hed_conv_layers,
+    parse_trainable,
+    set_trainable,
+    vgg16_base,
+    weights_identity,
+)
 
 
 def test_hed_weights_fill_every_vgg16_conv_kernel():
