@@ -5,11 +5,12 @@ function taking it; this table is the only place that pairs them."""
 import typer
 
 from lib.cli import command, lazy, run_app
-from lib.config import FinetuneConfig, PrepareConfig
+from lib.config import BenchConfig, FinetuneConfig, PrepareConfig
 
 JOBS = {
     "prepare": (PrepareConfig, "lib.prepare:prepare"),
     "finetune": (FinetuneConfig, "lib.finetune:finetune"),
+    "bench": (BenchConfig, "lib.bench:bench"),
 }
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False)

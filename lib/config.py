@@ -116,7 +116,9 @@ class OptimConfig:
 class ScalingOptions:
     workers: int = option(1, "Ray Train workers.", min=1)
     gpus_per_worker: int = option(0, "GPUs per worker; its replicas are its GPUs.", min=0)
-    cpus_per_worker: int = option(1, "CPUs Ray reserves per worker.", min=1)
+    cpus_per_worker: int | None = option(
+        None, "CPUs Ray reserves per worker, and TF's op threads; default: this machine's "
+              "cores / workers.", min=1)
     cpu_replicas_per_worker: int = option(
         1, "Without GPUs, split each worker's CPU into this many replicas (tests N x M).", min=1)
 
@@ -165,3 +167,21 @@ def config_from_dict(cls, data: dict):
             kwargs[f.name] = config_from_dict(hints[f.name], value) if "group" in f.metadata \
                 else value
     return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """Measure throughput and MFU on this machine: peak matmul, forward, the classic
+    recipe, the frozen-base fast path, full fine-tuning under Ray Train, the Ray Data feed."""
+
+    source: str = option("cifar10:train", "Images to measure with.", check=_check_uri)
+    images: int = option(2560, "Images used (the first images/10 of each class); full "
+                               "fine-tuning times one epoch of them, less 2 warm-up steps.",
+                         min=20)
+    batch_size: int = option(128, "Global batch for full fine-tuning and forward passes.",
+                             min=2)
+    epochs: int = option(10, "Epochs of the classic-vs-fast-path comparison.", min=2)
+    image_size: int = option(32, "Image side the model sees.", min=32)
+    bf16: bool = option(True, "Also measure mixed_bfloat16 where the CPU supports it.")
+    storage: str = option("./runs", "Where the bench run's table and scratch runs go.")
+    run_name: str | None = option(None, "Run name; default: bench-<UTC timestamp>.")

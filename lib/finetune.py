@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, replace
 
 from lib.config import FinetuneConfig, config_from_dict
@@ -27,8 +28,14 @@ def resolve(config: FinetuneConfig) -> FinetuneConfig:
         saved = config_from_dict(FinetuneConfig, load_config(storage, config.run.resume))
         return replace(saved, run=replace(config.run, storage=storage,
                                           run_name=config.run.resume, resume=config.run.resume))
-    return replace(config, run=replace(config.run, storage=storage,
-                                       run_name=config.run.run_name or new_run_name(JOB)))
+    return replace(config, scaling=with_cpus(config.scaling), run=replace(
+        config.run, storage=storage, run_name=config.run.run_name or new_run_name(JOB)))
+
+
+def with_cpus(scaling):
+    if scaling.cpus_per_worker is not None:
+        return scaling
+    return replace(scaling, cpus_per_worker=max(1, (os.cpu_count() or 1) // scaling.workers))
 
 
 def local_replicas(scaling) -> int:
@@ -100,6 +107,7 @@ def finetune(config: FinetuneConfig) -> dict:
         identity=identity, epochs=optim.epochs, batch_size=optim.batch_size,
         learning_rate=optim.learning_rate, precision=optim.precision, seed=sel.seed,
         cpu_devices=1 if scaling.gpus_per_worker else scaling.cpu_replicas_per_worker,
+        threads=scaling.cpus_per_worker,
         collective_timeout_s=config.failure.collective_timeout_s,
         class_names=source.class_names,
         eval_splits=(("val", config.val),) if val_data is not None else (),

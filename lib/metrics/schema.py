@@ -64,4 +64,20 @@ RUNS = _schema("runs", [
     ("resources_json", pa.string()),  # the Ray cluster's resources when the run started
 ])
 
-TABLES = {s.metadata[b"raydapt.table"].decode(): s for s in (EPOCHS, EVALS, RUNS)}
+BENCH = _schema("bench", [
+    ("run", pa.string()),
+    ("machine", pa.string()),         # hostname, CPU model, cores
+    ("name", pa.string()),            # what was measured
+    ("precision", pa.string()),
+    ("workers", pa.int32()),
+    ("batch_size", pa.int32()),       # global
+    ("images_per_s", pa.float64()),
+    ("gflop_per_image", pa.float64()),
+    ("achieved_gflops", pa.float64()),
+    ("peak_gflops", pa.float64()),    # fp32 matmul peak measured in the same run
+    ("mfu", pa.float64()),
+    ("seconds", pa.float64()),
+    ("note", pa.string()),
+])
+
+TABLES = {s.metadata[b"raydapt.table"].decode(): s for s in (EPOCHS, EVALS, RUNS, BENCH)}

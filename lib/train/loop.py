@@ -44,6 +44,7 @@ class WorkerPlan:
     precision: str                  # fp32 or bf16
     seed: int
     cpu_devices: int                # logical CPU replicas per worker when there is no GPU
+    threads: int                    # TF op threads: the CPUs Ray reserved per worker
     collective_timeout_s: float
     class_names: tuple[str, ...]
     eval_splits: tuple[tuple[str, str], ...]  # (dataset name in Ray Train, what it is)
@@ -71,7 +72,7 @@ def train_worker(config: dict) -> None:
     from lib.train.strategy import configure_devices, distribute_batch, make_strategy
 
     plan: WorkerPlan = config["plan"]
-    configure_devices(plan.cpu_devices)
+    configure_devices(plan.cpu_devices, plan.threads)
     if plan.precision == "bf16":
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
     keras.utils.set_random_seed(plan.seed)

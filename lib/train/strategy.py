@@ -13,10 +13,14 @@ import json
 import os
 
 
-def configure_devices(cpu_devices: int) -> None:
-    """Must run before TF initialises its devices (before any op)."""
+def configure_devices(cpu_devices: int, threads: int | None = None) -> None:
+    """Must run before TF initialises its devices (before any op). `threads` caps TF's op
+    thread pool at the CPUs Ray reserved for this worker: two workers on two cores would
+    otherwise each start a pool per core and fight over them."""
     import tensorflow as tf
 
+    if threads:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
     if cpu_devices > 1:
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(

@@ -1,0 +1,295 @@
+"""`raydapt bench`: throughput and MFU of every path, side by side, on this machine.
+
+MFU = achieved FLOP/s / the fp32 matmul peak measured in the same run, with VGG16's
+analytic FLOPs (lib/flops.py): a training step counts 3x the forward pass.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import tempfile
+import time
+from dataclasses import dataclass
+
+from lib.config import (
+    BenchConfig,
+    FinetuneConfig,
+    ModelConfig,
+    OptimConfig,
+    RunOptions,
+    ScalingOptions,
+    SelectionConfig,
+)
+from lib.flops import train_step_flops, vgg16_forward_flops
+from lib.metrics.store import MetricsStore
+from lib.train.launch import new_run_name, resolve_storage
+
+
+@dataclass
+class Measurement:
+    name: str
+    images_per_s: float
+    gflop_per_image: float
+    seconds: float
+    precision: str = "fp32"
+    workers: int = 0          # 0: the driver process, outside Ray
+    batch_size: int = 0
+    note: str = ""
+
+
+def machine() -> str:
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{socket.gethostname()}: {model}, {os.cpu_count()} cores"
+
+
+def peak_matmul_gflops(dtype: str, n: int = 2048, repeats: int = 10) -> float:
+    import tensorflow as tf
+
+    a = tf.random.normal((n, n), dtype=tf.float32)
+    a = tf.cast(a, dtype)
+
+    @tf.function
+    def chain(x):
+        for _ in range(repeats):
+            x = tf.matmul(x, a) * tf.cast(1e-3, dtype)
+        return x
+
+    chain(a).numpy()
+    best = min(_timed(lambda: chain(a).numpy()) for _ in range(5))
+    return 2 * n**3 * repeats / best / 1e9
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def forward_only(images, image_size: int, batch: int, precision: str) -> Measurement:
+    import keras
+    import tensorflow as tf
+
+    from lib.models import feature_extractor
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16" if precision == "bf16" else "float32")
+    model = feature_extractor("none", images.shape[1:], image_size, "block5_pool")
+    predict = tf.function(lambda x: model(x, training=False))
+    x = tf.constant(images[:batch])
+    predict(x).numpy()
+    steps = max(3, len(images) // batch)
+    seconds = _timed(lambda: [predict(x).numpy() for _ in range(steps)])
+    keras.mixed_precision.set_global_policy("float32")
+    return Measurement("forward only (driver, no Ray)", steps * batch / seconds,
+                       vgg16_forward_flops(image_size) / 1e9, seconds, precision, 0, batch)
+
+
+def classic_recipe(images, labels, image_size: int, epochs_measured: int = 2):
+    """The tutorial's recipe: frozen VGG16 + head, model.fit, batch 32, the base recomputed
+    for every batch of every epoch. Returns (Measurement, seconds per epoch)."""
+    import keras
+
+    from lib.models import classic_head, feature_extractor, set_trainable
+
+    extractor = feature_extractor("none", images.shape[1:], image_size, "block5_pool")
+    set_trainable(extractor, 0)
+    head = classic_head(extractor.output.shape[1:], int(labels.max()) + 1)
+    model = keras.Model(extractor.input, head(extractor.output))
+    model.compile(optimizer="adam", metrics=["accuracy"],
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    times = []
+
+    class EpochTimer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            times.append(time.perf_counter() - self.start)
+
+    model.fit(images, labels, batch_size=32, epochs=epochs_measured, verbose=0,
+              callbacks=[EpochTimer()])
+    epoch = times[-1]  # the first epoch also traces and compiles
+    flops = vgg16_forward_flops(image_size) / 1e9  # frozen base: forward only dominates
+    return Measurement("classic recipe: frozen base, model.fit, batch 32", len(images) / epoch,
+                       flops, epoch, batch_size=32,
+                       note=f"{epoch:.1f} s per epoch of {len(images)} images"), epoch
+
+
+def bench_worker(config: dict) -> None:
+    """Inside Ray Train: time full fine-tuning steps on one in-memory batch, then on the
+    Ray Data feed; the difference is what feeding costs."""
+    import keras
+    import ray.train
+
+    from lib.data.feed import epoch_batches
+    from lib.train.loop import ModelPlan, build_model
+    from lib.train.steps import local_sum, make_train_step
+    from lib.train.strategy import configure_devices, distribute_batch, make_strategy
+
+    configure_devices(1, config["threads"])
+    if config["precision"] == "bf16":
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    strategy = make_strategy(1, 300)
+    with strategy.scope():
+        model = build_model(ModelPlan("none", tuple(config["shape"]), config["image_size"],
+                                      "block5_pool", 5, 10))
+        optimizer = keras.optimizers.Adam(1e-4)
+        optimizer.build(model.trainable_variables)
+    local_batch = config["batch"] // strategy.num_replicas_in_sync
+    step = make_train_step(strategy, model, optimizer, config["batch"])
+    warmup = 2  # the first steps trace and compile
+    fed_times, first = [], None
+    # One whole epoch through the feed (stopping a split epoch half way would stall it).
+    for i, batch in enumerate(epoch_batches(ray.train.get_dataset_shard("source"),
+                                            local_batch, shuffle_seed=0)):
+        start = time.perf_counter()
+        local_sum(strategy, step(distribute_batch(strategy, (batch["x"], batch["label"]), 1))[0])
+        fed_times.append(time.perf_counter() - start if i >= warmup else 0.0)
+        first = first or batch
+    steps = len(fed_times) - warmup
+    fixed = distribute_batch(strategy, (first["x"], first["label"]), 1)
+    in_memory = _timed(lambda: [local_sum(strategy, step(fixed)[0]) for _ in range(steps)])
+    if ray.train.get_context().get_world_rank() == 0:
+        with open(config["out"], "w") as f:
+            json.dump({"in_memory": in_memory, "with_feed": sum(fed_times),
+                       "images": steps * config["batch"]}, f)
+
+
+def full_finetuning(source_ds, shape, cfg: BenchConfig, workers: int, precision: str,
+                    storage: str, name: str) -> list[Measurement]:
+    from ray.train import RunConfig, ScalingConfig
+    from ray.train.tensorflow import TensorflowTrainer
+
+    from lib.data.feed import model_ready, train_data_config
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    out = tempfile.mktemp(suffix=".json")
+    TensorflowTrainer(
+        bench_worker,
+        train_loop_config={"threads": threads, "precision": precision, "shape": list(shape),
+                           "image_size": cfg.image_size, "batch": cfg.batch_size, "out": out},
+        scaling_config=ScalingConfig(num_workers=workers, resources_per_worker={"CPU": threads}),
+        datasets={"source": model_ready(source_ds, shape)},
+        dataset_config=train_data_config(("source",)),
+        run_config=RunConfig(name=name, storage_path=storage,
+                             worker_runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2"}}),
+    ).fit()
+    with open(out) as f:
+        timing = json.load(f)
+    os.unlink(out)
+    gflop = train_step_flops(vgg16_forward_flops(cfg.image_size)) / 1e9
+    label = f"full fine-tuning, Ray Train, {workers} worker(s)"
+    overhead = timing["with_feed"] / timing["in_memory"] - 1
+    return [
+        Measurement(label + ", Ray Data feed", timing["images"] / timing["with_feed"], gflop,
+                    timing["with_feed"], precision, workers, cfg.batch_size,
+                    note=f"feed overhead {overhead:+.1%} of step time"),
+        Measurement(label + ", in-memory batch", timing["images"] / timing["in_memory"], gflop,
+                    timing["in_memory"], precision, workers, cfg.batch_size),
+    ]
+
+
+def frozen_fast_path(cfg: BenchConfig, storage: str, run: str, classic_epoch: float,
+                     num_images: int) -> list[Measurement]:
+    """Our frozen-base path end to end (feature extraction in epoch 1), 1 worker."""
+    from lib.finetune import finetune
+
+    config = FinetuneConfig(
+        source=cfg.source, val=None,
+        selection=SelectionConfig(limit_per_class=cfg.images // 10, image_size=cfg.image_size),
+        model=ModelConfig(weights="none", trainable="head"),
+        optim=OptimConfig(epochs=cfg.epochs, batch_size=32),
+        scaling=ScalingOptions(workers=1),
+        run=RunOptions(storage=storage, run_name=run),
+    )
+    wall = _timed(lambda: finetune(config))
+    epochs = MetricsStore(storage, run).read("epochs").sort_by("epoch").to_pylist()
+    later = sum(e["epoch_seconds"] for e in epochs[1:]) / (len(epochs) - 1)
+    classic_total = classic_epoch * cfg.epochs
+    forward = vgg16_forward_flops(cfg.image_size) / 1e9
+    return [
+        Measurement(f"frozen-base fast path, {cfg.epochs} epochs end to end (Ray, extraction, "
+                    "training)", num_images * cfg.epochs / wall, forward, wall, workers=1,
+                    batch_size=32, note=f"{classic_total / wall:.1f}x faster than the classic "
+                                        f"recipe's {classic_total:.0f} s"),
+        Measurement("frozen-base fast path, one epoch after the first (cached features)",
+                    num_images / later, 0.0, later, workers=1, batch_size=32,
+                    note=f"{classic_epoch / later:.0f}x less than a classic epoch"),
+    ]
+
+
+def bench(cfg: BenchConfig) -> list[dict]:
+    import numpy as np
+
+    from lib.data.columns import column_to_images
+    from lib.data.feed import caffe_preprocess
+    from lib.data.images import plan_images
+    from lib.data.uri import parse_uri
+    from lib.runtime import init_ray
+
+    storage = resolve_storage(cfg.storage)
+    run = cfg.run_name or new_run_name("bench")
+    scratch = f"{storage}/{run}/scratch"
+    plan = plan_images(parse_uri(cfg.source), None, limit_per_class=cfg.images // 10,
+                       classes=None, seed=0, image_size=cfg.image_size)
+    init_ray(local_cpus=(os.cpu_count() or 1) + 1)
+    raw, shape = plan.load()
+    raw = raw.materialize()
+    import pyarrow as pa
+    import ray
+
+    table = pa.concat_tables(ray.get(raw.to_arrow_refs()))
+    images = caffe_preprocess(column_to_images(table.column("image"), shape))
+    labels = table.column("label").to_numpy().astype(np.int32)
+
+    peak = peak_matmul_gflops("float32")
+    results = [Measurement("fp32 matmul peak (2048x2048)", 0.0, 0.0, 0.0, note=f"{peak:.0f} GFLOP/s")]
+    bf16_peak = peak_matmul_gflops("bfloat16") if cfg.bf16 else None
+    if bf16_peak is not None:
+        results.append(Measurement("bf16 matmul peak (2048x2048)", 0.0, 0.0, 0.0, "bf16",
+                                   note=f"{bf16_peak:.0f} GFLOP/s"))
+    results.append(forward_only(images, cfg.image_size, cfg.batch_size, "fp32"))
+    classic, classic_epoch = classic_recipe(images, labels, cfg.image_size)
+    results.append(classic)
+    results += frozen_fast_path(cfg, scratch, f"{run}-fastpath", classic_epoch, len(labels))
+    for workers in (1, 2):
+        results += full_finetuning(raw, shape, cfg, workers, "fp32", scratch,
+                                   f"{run}-full-{workers}w")
+    if bf16_peak is not None:
+        results += full_finetuning(raw, shape, cfg, 1, "bf16", scratch, f"{run}-full-bf16")
+
+    where = machine()
+    rows = [{
+        "run": run, "machine": where, "name": m.name, "precision": m.precision,
+        "workers": m.workers, "batch_size": m.batch_size, "images_per_s": m.images_per_s,
+        "gflop_per_image": m.gflop_per_image,
+        "achieved_gflops": m.images_per_s * m.gflop_per_image,
+        "peak_gflops": peak, "mfu": m.images_per_s * m.gflop_per_image / peak,
+        "seconds": m.seconds, "note": m.note,
+    } for m in results]
+    MetricsStore(storage, run).write("bench", rows)
+    print_table(rows, where)
+    return rows
+
+
+def print_table(rows: list[dict], where: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"raydapt bench on {where}")
+    for column in ("measurement", "precision", "workers", "images/s", "GFLOP/img", "MFU",
+                   "seconds", "note"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(r["name"], r["precision"], str(r["workers"] or "-"),
+                      f"{r['images_per_s']:.1f}" if r["images_per_s"] else "",
+                      f"{r['gflop_per_image']:.2f}" if r["gflop_per_image"] else "",
+                      f"{r['mfu']:.2f}" if r["mfu"] else "", f"{r['seconds']:.1f}", r["note"])
+    Console(width=200).print(table)
