@@ -176,7 +176,7 @@ def full_finetuning(source_ds, shape, cfg: BenchConfig, workers: int, precision:
         train_loop_config={"threads": threads, "precision": precision, "shape": list(shape),
                            "image_size": cfg.image_size, "batch": cfg.batch_size, "out": out},
         scaling_config=ScalingConfig(num_workers=workers, resources_per_worker={"CPU": threads}),
-        datasets={"source": model_ready(source_ds, shape)},
+        datasets={"source": model_ready(source_ds, shape).materialize()},  # as finetune does
         dataset_config=train_data_config(("source",)),
         run_config=RunConfig(name=name, storage_path=storage,
                              worker_runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2"}}),

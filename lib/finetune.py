@@ -65,14 +65,15 @@ def finetune(config: FinetuneConfig) -> dict:
     top_blocks = parse_trainable(model_cfg.trainable)
     weights_identity(model_cfg.weights)
     check_enough_rows(source.num_rows, config.scaling, optim.batch_size, config.source)
+    for images in (source, val) if val is not None else (source,):
+        images.preflight()  # decodes folder images: the slow check goes last
 
     run, storage = config.run.run_name, config.run.storage
     save_config(storage, run, config)
     scaling = config.scaling
     init_ray(config.run.address, local_cpus=scaling.workers * scaling.cpus_per_worker + 1)
     source_ds, shape = source.load()
-    source_ds = source_ds.materialize()
-    val_ds = val.load()[0].materialize() if val else None
+    val_ds = val.load()[0] if val else None
     fast = top_blocks == 0 and model_cfg.feature_cache
     feature_shape = None
     if fast:
@@ -86,11 +87,13 @@ def finetune(config: FinetuneConfig) -> dict:
             return feats.map_batches(to_feature_batch, batch_format="pyarrow",
                                      fn_kwargs={"shape": fshape}), fshape
 
-        train_data, feature_shape = features(source_ds)
-        val_data = features(val_ds)[0] if val_ds is not None else None
+        train_data, feature_shape = features(source_ds.materialize())
+        val_data = features(val_ds.materialize())[0] if val_ds is not None else None
     else:
-        train_data = model_ready(source_ds, shape)
-        val_data = model_ready(val_ds, shape) if val_ds is not None else None
+        # Preprocessed once and kept in the object store: epochs only stream it, so the feed
+        # takes no CPU from training (on a 2-core machine that was 14% of step time).
+        train_data = model_ready(source_ds, shape).materialize()
+        val_data = model_ready(val_ds, shape).materialize() if val_ds is not None else None
 
     init_from = None
     if model_cfg.init_from:

@@ -41,8 +41,9 @@ def prepare(config: PrepareConfig) -> dict:
         what = "a different dataset" if existing else "files that are not a raydapt dataset"
         raise OutputError(f"{config.out} already holds {what}; pass --overwrite to replace it")
 
-    ds, shape = plan.load()  # folder sources are decoded and checked here, before any write
+    plan.preflight()  # folder sources are decoded and checked here, before any write
     init_ray()
+    ds, shape = plan.load()
     ds = ds.materialize()
     print(f"{plan.num_rows} images of shape {shape} ready; writing Parquet to {config.out}")
     manifest = {

@@ -33,8 +33,9 @@ def to_model_batch(batch: pa.Table, shape, with_labels: bool) -> dict[str, np.nd
 
 
 def model_ready(ds, shape, *, with_labels: bool = True):
-    """Preprocess in the Dataset, once per batch, so workers get ready tensors. Unlabelled
-    target data drops its labels here, so no training code can read them."""
+    """Preprocess in the Dataset, vectorised per batch, so workers get ready tensors (jobs
+    materialize the result: preprocessed once per run, not per epoch). Unlabelled target
+    data drops its labels here, so no training code can read them."""
     return ds.map_batches(to_model_batch, batch_format="pyarrow",
                           fn_kwargs={"shape": tuple(shape), "with_labels": with_labels})
 

@@ -35,6 +35,10 @@ class ImagePlan:
     def num_rows(self) -> int:
         return len(self.indices)
 
+    def preflight(self) -> None:
+        """Fail on bad input now, on the driver, before Ray or any output is touched."""
+        self.source.preflight(self.indices)
+
     def load(self):
         """The selected rows as a lazy Ray Dataset with `columns.SCHEMA`, and the image shape."""
         ds, shape = self.source.read(self.indices)

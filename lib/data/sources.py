@@ -74,6 +74,7 @@ class FolderSource:
         if empty:
             raise NoInputError(f"empty class folder in {uri.path}: {name_some(empty)} (no PNG/JPEG files)")
         self.root = root
+        self._decoded = None  # (indices, table, shape) once preflight() has run
         self.class_names = canonical_order(class_dirs)
         self.example_ids = tuple(f"{c}/{f}" for c in self.class_names for f in files[c])
         self.labels = np.array([i for i, c in enumerate(self.class_names) for _ in files[c]])
@@ -86,21 +87,29 @@ class FolderSource:
                  for st in [os.stat(os.path.join(self.root, p))]]
         return _hash("folder", self.root, stats)
 
-    def read(self, indices: np.ndarray):
-        """Decode the chosen files here on the driver: the preflight must open every file
-        anyway to name bad ones before any worker starts, so its pixels are kept. (A folder
-        lives on one filesystem; Parquet sources are read by Ray tasks across the cluster.)"""
+    def preflight(self, indices: np.ndarray) -> None:
+        """Decode the chosen files here on the driver, naming every bad one, before any
+        worker starts. The pixels are kept for read(): decoding is the expensive part, and
+        a folder lives on one filesystem anyway (Parquet sources are read by Ray tasks)."""
         from concurrent.futures import ThreadPoolExecutor
 
-        import ray
-
+        key = indices.tobytes()
+        if self._decoded is not None and self._decoded[0] == key:
+            return
         ids = [self.example_ids[i] for i in indices]
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # PIL frees the GIL
             decoded = list(pool.map(_decode_file, [os.path.join(self.root, p) for p in ids]))
         shape = _check_decoded(ids, decoded, self.uri)
-        images = np.stack([pixels for pixels, _ in decoded])
-        table = make_table(ids, self.labels[indices], self.class_names, images)
-        return ray.data.from_arrow(table).repartition(_num_blocks(len(ids))), shape
+        table = make_table(ids, self.labels[indices], self.class_names,
+                           np.stack([pixels for pixels, _ in decoded]))
+        self._decoded = (key, table, shape)
+
+    def read(self, indices: np.ndarray):
+        import ray
+
+        self.preflight(indices)
+        _, table, shape = self._decoded
+        return ray.data.from_arrow(table).repartition(_num_blocks(len(indices))), shape
 
 
 def _decode_file(path: str) -> tuple[np.ndarray | None, str]:
@@ -152,6 +161,9 @@ class ArraySource:
 
     def candidates(self) -> Candidates:
         return Candidates(self.example_ids, self.labels, self.class_names)
+
+    def preflight(self, indices: np.ndarray) -> None:
+        """Nothing left to check: the arrays were checked when opened."""
 
     def fingerprint(self) -> str:
         stats = [(f, os.path.getsize(f), os.stat(f).st_mtime_ns) for f in self.files]
@@ -286,6 +298,9 @@ class ParquetSource:
 
     def candidates(self) -> Candidates:
         return Candidates(self.example_ids, self.labels, self.class_names)
+
+    def preflight(self, indices: np.ndarray) -> None:
+        """Nothing left to check: files, schemas and labels were checked when opened."""
 
     def fingerprint(self) -> str:
         return self.manifest["content_checksum"]

@@ -1,0 +1,43 @@
+"""Bad input to finetune fails in the driver's preflight: exit code, one line, nothing written."""
+
+import shutil
+
+import pytest
+
+from tests.jobs.test_prepare_cli import assert_fails, run
+
+
+def finetune(tmp_path, *args):
+    return run("--storage", tmp_path / "runs", "--weights", "hed", "--epochs", "1", *args,
+               entry=("-m", "jobs.finetune"))
+
+
+def test_class_lists_differ(tmp_path, small_folder):
+    val = tmp_path / "val"
+    shutil.copytree(small_folder, val)
+    shutil.rmtree(val / "frog")
+    result = finetune(tmp_path, "--source", f"folder:{small_folder}", "--val", f"folder:{val}")
+    assert_fails(result, 65, "only in source: frog", out=tmp_path / "runs")
+
+
+def test_truncated_image_is_caught_before_ray_starts(tmp_path, small_folder):
+    bad = small_folder / "truck/0003.jpg"
+    bad.write_bytes(bad.read_bytes()[:100])
+    result = finetune(tmp_path, "--source", f"folder:{small_folder}", "--val",
+                      f"folder:{small_folder}")
+    assert_fails(result, 65, "truck/0003.jpg", out=tmp_path / "runs")
+
+
+@pytest.mark.parametrize("args,code,fragment", [
+    (["--workers", "0"], 2, "--workers"),
+    (["--trainable", "top:9"], 2, "--trainable"),
+    (["--weights", "vgg19"], 2, "--weights"),
+    (["--weights", "/nope/w.weights.h5"], 66, "weights file not found"),
+    (["--resume", "no-such-run"], 66, "no run 'no-such-run'"),
+    (["--batch-size", "64"], 65, "fewer than one batch of 64"),
+    (["--val", "folder:/nope"], 66, "/nope"),
+])
+def test_bad_usage_and_input(tmp_path, small_folder, args, code, fragment):
+    result = finetune(tmp_path, "--source", f"folder:{small_folder}", "--val",
+                      f"folder:{small_folder}", *args)
+    assert_fails(result, code, fragment, out=tmp_path / "runs")
