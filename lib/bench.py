@@ -170,7 +170,8 @@ def full_finetuning(source_ds, shape, cfg: BenchConfig, workers: int, precision:
     from lib.data.feed import model_ready, train_data_config
 
     threads = max(1, (os.cpu_count() or 1) // workers)
-    out = tempfile.mktemp(suffix=".json")
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
+        out = f.name  # rank 0 of the local workers writes its timings here
     TensorflowTrainer(
         bench_worker,
         train_loop_config={"threads": threads, "precision": precision, "shape": list(shape),

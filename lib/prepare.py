@@ -15,8 +15,8 @@ import pyarrow.fs as pafs
 from lib.config import PrepareConfig
 from lib.data.classes import parse_class_list
 from lib.data.images import content_checksum, plan_images
+from lib.data.layout import commit_dataset, filesystem_for, list_parquet_files, read_manifest
 from lib.data.shifts import parse_shift
-from lib.data.sources import commit_dataset, filesystem_for, list_parquet_files, read_manifest
 from lib.data.uri import parse_uri
 from lib.errors import OutputError
 from lib.runtime import init_ray

@@ -9,7 +9,6 @@ raise NoInputError (exit 66); present but wrong ones raise DataError (exit 65).
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections import Counter
 from dataclasses import dataclass
@@ -21,12 +20,11 @@ import pyarrow.parquet as pq
 
 from lib.data.classes import CIFAR10_CLASSES, STL10_TO_CIFAR10, canonical_order
 from lib.data.columns import SCHEMA, make_table
+from lib.data.layout import DATA_DIR, MANIFEST, filesystem_for, list_parquet_files, read_manifest
 from lib.data.uri import DatasetURI
 from lib.errors import DataError, NoInputError, name_some
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-MANIFEST = "manifest.json"
-DATA_DIR = "data"
 ROWS_PER_BLOCK = 2000  # a few MB of 32x32 images: enough blocks to spread, few enough to be cheap
 
 
@@ -225,43 +223,6 @@ class ArraySource:
                             "five equal severity blocks")
         block = slice((self.uri.severity - 1) * per_severity, self.uri.severity * per_severity)
         return images[block], labels[block], CIFAR10_CLASSES, [x_path, y_path]
-
-
-def filesystem_for(path: str) -> tuple[pafs.FileSystem, str]:
-    """A pyarrow filesystem and the path inside it, for a local path or a URI like s3://b/k."""
-    if "://" in path:
-        return pafs.FileSystem.from_uri(path)
-    return pafs.LocalFileSystem(), os.path.abspath(path)
-
-
-def read_manifest(fs: pafs.FileSystem, root: str) -> dict | None:
-    info = fs.get_file_info(f"{root}/{MANIFEST}")
-    if info.type != pafs.FileType.File:
-        return None
-    with fs.open_input_stream(info.path) as f:
-        return json.loads(f.read())
-
-
-def list_parquet_files(fs: pafs.FileSystem, root: str) -> list[str]:
-    """Data files under root/data; names starting with '.' or '_' are temp files, ignored."""
-    selector = pafs.FileSelector(f"{root}/{DATA_DIR}", allow_not_found=True)
-    return sorted(i.path for i in fs.get_file_info(selector)
-                  if i.type == pafs.FileType.File and not i.base_name.startswith((".", "_")))
-
-
-def commit_dataset(fs: pafs.FileSystem, root: str, staging: str, manifest: dict) -> None:
-    """Swap the staged files in. The manifest goes first and comes back last, so a reader
-    sees the old dataset, no dataset, or the new one: never a mix."""
-    if fs.get_file_info(f"{root}/{MANIFEST}").type == pafs.FileType.File:
-        fs.delete_file(f"{root}/{MANIFEST}")
-    if fs.get_file_info(f"{root}/{DATA_DIR}").type != pafs.FileType.NotFound:
-        fs.delete_dir(f"{root}/{DATA_DIR}")
-    fs.move(staging, f"{root}/{DATA_DIR}")
-    manifest["files"] = [p.rsplit("/", 1)[-1] for p in list_parquet_files(fs, root)]
-    tmp = f"{root}/.{MANIFEST}.tmp"
-    with fs.open_output_stream(tmp) as f:
-        f.write(json.dumps(manifest, indent=2).encode())
-    fs.move(tmp, f"{root}/{MANIFEST}")
 
 
 class ParquetSource:

@@ -31,7 +31,9 @@ def _git_commit() -> str | None:
                              timeout=5, cwd=__file__.rsplit("/lib/", 1)[0])
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    if out.returncode != 0:
+        return None
+    return out.stdout.strip() or None
 
 
 @dataclass

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from lib.data.sources import filesystem_for
+from lib.data.layout import filesystem_for
 from lib.metrics.schema import SCHEMA_VERSION, TABLES
 
 

@@ -6,6 +6,7 @@ TF checkpoint; only rank 0 writes one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -16,17 +17,19 @@ STATE = "state.npz"
 META = "meta.json"
 
 
-def save(model, optimizer, epoch: int, extra: dict | None = None):
-    """A ray.train.Checkpoint of the state after `epoch` (0-based) finished."""
+@contextlib.contextmanager
+def saved(model, optimizer, epoch: int, extra: dict | None = None):
+    """A ray.train.Checkpoint of the state after `epoch` (0-based) finished, valid inside
+    the block: report it there (Ray Train copies it to storage), the local copy goes."""
     from ray.train import Checkpoint
 
-    path = tempfile.mkdtemp(prefix="raydapt-ckpt-")
-    arrays = {f"w{i}": w for i, w in enumerate(model.get_weights())}
-    arrays |= {f"o{i}": np.asarray(v.numpy()) for i, v in enumerate(optimizer.variables)}
-    np.savez(os.path.join(path, STATE), **arrays)
-    with open(os.path.join(path, META), "w") as f:
-        json.dump({"epoch": epoch, **(extra or {})}, f)
-    return Checkpoint.from_directory(path)
+    with tempfile.TemporaryDirectory(prefix="raydapt-ckpt-") as path:
+        arrays = {f"w{i}": w for i, w in enumerate(model.get_weights())}
+        arrays |= {f"o{i}": np.asarray(v.numpy()) for i, v in enumerate(optimizer.variables)}
+        np.savez(os.path.join(path, STATE), **arrays)
+        with open(os.path.join(path, META), "w") as f:
+            json.dump({"epoch": epoch, **(extra or {})}, f)
+        yield Checkpoint.from_directory(path)
 
 
 def restore(checkpoint, model, optimizer=None) -> dict:
@@ -47,7 +50,7 @@ def latest_in_run(run_dir: str):
     import pyarrow.fs as pafs
     from ray.train import Checkpoint
 
-    from lib.data.sources import filesystem_for
+    from lib.data.layout import filesystem_for
 
     fs, root = filesystem_for(run_dir)
     dirs = [i for i in fs.get_file_info(pafs.FileSelector(root, allow_not_found=True))

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from lib.data.columns import column_to_images, column_to_tensor, tensor_to_column
 from lib.data.feed import caffe_preprocess
-from lib.data.sources import commit_dataset, filesystem_for, list_parquet_files, read_manifest
+from lib.data.layout import commit_dataset, filesystem_for, list_parquet_files, read_manifest
 from lib.models import feature_shape, weights_identity
 
 BATCH = 256

@@ -11,6 +11,12 @@ from dataclasses import asdict
 from lib.errors import NoInputError, RaydaptError
 
 
+class TrainingFailed(RaydaptError):
+    """Training itself failed (after Ray Train's retries): exit 1 with Ray's reason."""
+
+    exit_code = 1
+
+
 def resolve_storage(storage: str) -> str:
     return storage if "://" in storage else os.path.abspath(storage)
 
@@ -27,7 +33,7 @@ def config_hash(config) -> str:
 
 
 def save_config(storage: str, run: str, config) -> None:
-    from lib.data.sources import filesystem_for
+    from lib.data.layout import filesystem_for
 
     fs, root = filesystem_for(storage)
     fs.create_dir(f"{root}/{run}", recursive=True)
@@ -36,12 +42,12 @@ def save_config(storage: str, run: str, config) -> None:
 
 
 def load_config(storage: str, run: str) -> dict:
-    from lib.data.sources import filesystem_for
+    import pyarrow.fs as pafs
+
+    from lib.data.layout import filesystem_for
 
     fs, root = filesystem_for(storage)
     path = f"{root}/{run}/config.json"
-    import pyarrow.fs as pafs
-
     if fs.get_file_info(path).type != pafs.FileType.File:
         raise NoInputError(f"no run {run!r} to resume under {storage} ({path} not found)")
     with fs.open_input_stream(path) as f:
@@ -75,9 +81,5 @@ def fit(worker_fn, plan, datasets: dict, split: list[str], scaling, run_name: st
     )
     try:
         return trainer.fit()
-    except Exception as e:  # Ray wraps worker errors; keep the message, drop the chain
+    except Exception as e:  # Ray wraps the worker's error: the CLI prints this one line
         raise TrainingFailed(f"training failed: {type(e).__name__}: {str(e)[:2000]}") from e
-
-
-class TrainingFailed(RaydaptError):
-    exit_code = 1

@@ -131,7 +131,6 @@ def train_worker(config: dict) -> None:
         seconds = time.perf_counter() - started
         metrics = {"epoch": epoch, "loss": loss_sum / seen, "accuracy": correct / seen,
                    "images_per_s": seen / seconds, "epoch_seconds": seconds}
-        saved = None
         if rank == 0:
             store.write("epochs", [row_id | metrics | {"learning_rate": plan.learning_rate}],
                         epoch=epoch)
@@ -143,5 +142,7 @@ def train_worker(config: dict) -> None:
                 metrics[f"{name}_accuracy"] = result["accuracy"]
             if evals:
                 store.write("evals", evals, epoch=epoch)
-            saved = checkpoint.save(model, optimizer, epoch)
-        ray.train.report(metrics, checkpoint=saved)
+            with checkpoint.saved(model, optimizer, epoch) as saved:
+                ray.train.report(metrics, checkpoint=saved)
+        else:
+            ray.train.report(metrics, checkpoint=None)

@@ -1,0 +1,49 @@
+"""Where things live on a filesystem: a dataset directory (manifest.json + data/*.parquet)
+on a local path or any pyarrow filesystem URI, and how one is swapped in safely."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pyarrow.fs as pafs
+
+MANIFEST = "manifest.json"
+DATA_DIR = "data"
+
+
+def filesystem_for(path: str) -> tuple[pafs.FileSystem, str]:
+    """A pyarrow filesystem and the path inside it, for a local path or a URI like s3://b/k."""
+    if "://" in path:
+        return pafs.FileSystem.from_uri(path)
+    return pafs.LocalFileSystem(), os.path.abspath(path)
+
+
+def read_manifest(fs: pafs.FileSystem, root: str) -> dict | None:
+    info = fs.get_file_info(f"{root}/{MANIFEST}")
+    if info.type != pafs.FileType.File:
+        return None
+    with fs.open_input_stream(info.path) as f:
+        return json.loads(f.read())
+
+
+def list_parquet_files(fs: pafs.FileSystem, root: str) -> list[str]:
+    """Data files under root/data; names starting with '.' or '_' are temp files, ignored."""
+    selector = pafs.FileSelector(f"{root}/{DATA_DIR}", allow_not_found=True)
+    return sorted(i.path for i in fs.get_file_info(selector)
+                  if i.type == pafs.FileType.File and not i.base_name.startswith((".", "_")))
+
+
+def commit_dataset(fs: pafs.FileSystem, root: str, staging: str, manifest: dict) -> None:
+    """Swap the staged files in. The manifest goes first and comes back last, so a reader
+    sees the old dataset, no dataset, or the new one: never a mix."""
+    if fs.get_file_info(f"{root}/{MANIFEST}").type == pafs.FileType.File:
+        fs.delete_file(f"{root}/{MANIFEST}")
+    if fs.get_file_info(f"{root}/{DATA_DIR}").type != pafs.FileType.NotFound:
+        fs.delete_dir(f"{root}/{DATA_DIR}")
+    fs.move(staging, f"{root}/{DATA_DIR}")
+    manifest["files"] = [p.rsplit("/", 1)[-1] for p in list_parquet_files(fs, root)]
+    tmp = f"{root}/.{MANIFEST}.tmp"
+    with fs.open_output_stream(tmp) as f:
+        f.write(json.dumps(manifest, indent=2).encode())
+    fs.move(tmp, f"{root}/{MANIFEST}")
