@@ -106,6 +106,7 @@ def train_worker(config: dict) -> None:
         if name not in in_memory:
             in_memory[name] = InMemoryShard(ray.train.get_dataset_shard(name))
         return in_memory[name].batches(256)
+
     ident = plan.identity
     store = MetricsStore(ident.storage, ident.run) if rank == 0 else None
     row_id = {"run": ident.run, "job": ident.job, "method": ident.method,
@@ -125,9 +126,9 @@ def train_worker(config: dict) -> None:
             loss_sum += local_sum(strategy, per_replica[0])
             correct += local_sum(strategy, per_replica[1])
             seen += len(batch["label"])
-        if not math.isfinite(loss_sum):
-            raise FloatingPointError(f"training loss is {loss_sum} in epoch {epoch}")
         loss_sum, correct, seen = global_sum(strategy, [loss_sum, correct, seen], local_replicas)
+        if not math.isfinite(loss_sum):  # checked after the sum, so every worker stops
+            raise FloatingPointError(f"training loss is {loss_sum} in epoch {epoch}")
         seconds = time.perf_counter() - started
         metrics = {"epoch": epoch, "loss": loss_sum / seen, "accuracy": correct / seen,
                    "images_per_s": seen / seconds, "epoch_seconds": seconds}
