@@ -25,7 +25,7 @@ from lib.config import (
 )
 from lib.flops import train_step_flops, vgg16_forward_flops
 from lib.metrics.store import MetricsStore
-from lib.train.launch import new_run_name, resolve_storage
+from lib.train.launch import fit, new_run_name, resolve_storage, with_cpus
 
 
 @dataclass
@@ -164,24 +164,16 @@ def bench_worker(config: dict) -> None:
 
 def full_finetuning(source_ds, shape, cfg: BenchConfig, workers: int, precision: str,
                     storage: str, name: str) -> list[Measurement]:
-    from ray.train import RunConfig, ScalingConfig
-    from ray.train.tensorflow import TensorflowTrainer
+    from lib.data.feed import model_ready
 
-    from lib.data.feed import model_ready, train_data_config
-
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    scaling = with_cpus(ScalingOptions(workers=workers))
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         out = f.name  # rank 0 of the local workers writes its timings here
-    TensorflowTrainer(
-        bench_worker,
-        train_loop_config={"threads": threads, "precision": precision, "shape": list(shape),
-                           "image_size": cfg.image_size, "batch": cfg.batch_size, "out": out},
-        scaling_config=ScalingConfig(num_workers=workers, resources_per_worker={"CPU": threads}),
-        datasets={"source": model_ready(source_ds, shape).materialize()},  # as finetune does
-        dataset_config=train_data_config(("source",)),
-        run_config=RunConfig(name=name, storage_path=storage,
-                             worker_runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2"}}),
-    ).fit()
+    fit(bench_worker,
+        {"threads": scaling.cpus_per_worker, "precision": precision, "shape": list(shape),
+         "image_size": cfg.image_size, "batch": cfg.batch_size, "out": out},
+        {"source": model_ready(source_ds, shape).materialize()},  # as finetune does
+        ["source"], scaling, name, storage)
     with open(out) as f:
         timing = json.load(f)
     os.unlink(out)

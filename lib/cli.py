@@ -61,8 +61,11 @@ def command(cls, run: Callable[[Any], Any]) -> Callable[..., None]:
     for path, f, panel, hint in _leaves(cls):
         name = path[-1]
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        flag = f"--{name.replace('_', '-')}"
+        if hint is bool:  # a switch that defaults to on must be able to turn off
+            flag = f"{flag}/--no-{name.replace('_', '-')}"
         opt = typer.Option(
-            f"--{name.replace('_', '-')}",
+            flag,
             help=f.metadata["help"], rich_help_panel=panel, min=f.metadata.get("min"),
             callback=_checker(f.metadata.get("check")), show_default=not required,
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, replace
 
 from lib.config import FinetuneConfig, config_from_dict
@@ -15,7 +14,15 @@ from lib.metrics.runs import RunRecord
 from lib.metrics.store import MetricsStore
 from lib.models import parse_trainable, weights_identity
 from lib.runtime import init_ray
-from lib.train.launch import config_hash, fit, load_config, new_run_name, resolve_storage, save_config
+from lib.train.launch import (
+    config_hash,
+    fit,
+    load_config,
+    new_run_name,
+    resolve_storage,
+    save_config,
+    with_cpus,
+)
 from lib.train.loop import ModelPlan, RunIdentity, WorkerPlan, train_worker
 
 JOB = "finetune"
@@ -31,11 +38,6 @@ def resolve(config: FinetuneConfig) -> FinetuneConfig:
     return replace(config, scaling=with_cpus(config.scaling), run=replace(
         config.run, storage=storage, run_name=config.run.run_name or new_run_name(JOB)))
 
-
-def with_cpus(scaling):
-    if scaling.cpus_per_worker is not None:
-        return scaling
-    return replace(scaling, cpus_per_worker=max(1, (os.cpu_count() or 1) // scaling.workers))
 
 
 def local_replicas(scaling) -> int:
@@ -105,7 +107,8 @@ def finetune(config: FinetuneConfig) -> dict:
             eval_splits=(("val", config.val),) if val_data is not None else (),
         )
         datasets = {"source": train_data} | ({"val": val_data} if val_data is not None else {})
-        fit(train_worker, plan, datasets, ["source"], scaling, run, storage, config.failure)
+        fit(train_worker, {"plan": plan}, datasets, ["source"], scaling, run, storage,
+            config.failure)
     except BaseException as e:
         record.write("failed", len(store.files("epochs")), message=str(e)[:2000])
         raise
@@ -132,7 +135,7 @@ def training_data(config: FinetuneConfig, source, val, frozen: bool):
     from lib.train.features import cached_features, to_feature_batch
 
     def features(ds):
-        feats, fshape, _ = cached_features(
+        feats, fshape = cached_features(
             ds, shape, content_checksum(ds), weights=model_cfg.weights,
             image_size=sel.image_size, feature_layer=model_cfg.feature_layer,
             precision=config.optim.precision, storage=config.run.storage,

@@ -53,15 +53,14 @@ class FeatureExtractor:
 
 def cached_features(ds, native_shape, data_checksum: str, *, weights: str, image_size: int,
                     feature_layer: str, precision: str, storage: str, actors: int):
-    """(Dataset of feature rows, feature shape, whether it was computed now)."""
+    """(Dataset of feature rows, feature shape): computed now, or read from a valid cache."""
     import ray
 
     key = cache_key(weights, image_size, feature_layer, precision, data_checksum)
     fs, root = filesystem_for(storage)
     cache = f"{root}/feature-cache/{key}"
     manifest = read_manifest(fs, cache)
-    computed = manifest is None
-    if computed:
+    if manifest is None:
         staging = f"{root}/feature-cache/.staging-{uuid.uuid4().hex[:8]}"
         ds.map_batches(
             FeatureExtractor, batch_size=BATCH, batch_format="pyarrow", concurrency=actors,
@@ -76,7 +75,7 @@ def cached_features(ds, native_shape, data_checksum: str, *, weights: str, image
         fs.create_dir(cache, recursive=True)
         commit_dataset(fs, cache, staging, manifest)
     files = list_parquet_files(fs, cache)
-    return ray.data.read_parquet(files, filesystem=fs), tuple(manifest["feature_shape"]), computed
+    return ray.data.read_parquet(files, filesystem=fs), tuple(manifest["feature_shape"])
 
 
 def to_feature_batch(batch: pa.Table, shape) -> dict[str, np.ndarray]:

@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import os
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 from lib.errors import NoInputError, RaydaptError
 
@@ -54,28 +54,39 @@ def load_config(storage: str, run: str) -> dict:
         return json.loads(f.read())
 
 
-def fit(worker_fn, plan, datasets: dict, split: list[str], scaling, run_name: str,
-        storage: str, failure):
-    """Run the worker loop under TensorflowTrainer; a run with the same (storage, name)
-    resumes from its latest checkpoint (Ray Train V2's restoration)."""
-    from ray.train import CheckpointConfig, DataConfig, FailureConfig, RunConfig, ScalingConfig
+def with_cpus(scaling):
+    """Fill the default --cpus-per-worker: this machine's cores shared by the workers."""
+    if scaling.cpus_per_worker is not None:
+        return scaling
+    return replace(scaling, cpus_per_worker=max(1, (os.cpu_count() or 1) // scaling.workers))
+
+
+def fit(worker_fn, loop_config: dict, datasets: dict, split: list[str], scaling, run_name: str,
+        storage: str, failure=None):
+    """Run a worker loop under TensorflowTrainer; a run with the same (storage, name)
+    resumes from its latest checkpoint (Ray Train V2's restoration). Without `failure`
+    (benchmarks) Ray Train's defaults apply: no retries, no checkpoints kept."""
+    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.tensorflow import TensorflowTrainer
+
+    from lib.data.feed import train_data_config
 
     resources = {"CPU": scaling.cpus_per_worker}
     if scaling.gpus_per_worker:
         resources["GPU"] = scaling.gpus_per_worker
     trainer = TensorflowTrainer(
         worker_fn,
-        train_loop_config={"plan": plan},
+        train_loop_config=loop_config,
         scaling_config=ScalingConfig(num_workers=scaling.workers,
                                      use_gpu=bool(scaling.gpus_per_worker),
                                      resources_per_worker=resources),
         datasets=datasets,
-        dataset_config=DataConfig(datasets_to_split=split),
+        dataset_config=train_data_config(tuple(split)),
         run_config=RunConfig(
             name=run_name, storage_path=storage,
-            failure_config=FailureConfig(max_failures=failure.max_failures),
-            checkpoint_config=CheckpointConfig(num_to_keep=failure.checkpoints_to_keep),
+            failure_config=FailureConfig(max_failures=failure.max_failures) if failure else None,
+            checkpoint_config=CheckpointConfig(num_to_keep=failure.checkpoints_to_keep)
+            if failure else None,
             worker_runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2"}},
         ),
     )
