@@ -60,21 +60,24 @@ def epoch_batches(shard, batch_size: int, *, shuffle_seed: int | None = None,
 class InMemoryShard:
     """A worker's shard pulled out of Ray Data once and replayed from memory each epoch.
     For small rows (cached features: 2-8 KB each) Ray Data's per-epoch start-up would
-    cost more than the epoch itself. Equal shards keep equal step counts."""
+    cost more than the epoch itself. Equal shards keep equal step counts. Keeps the
+    columns it is given (`x`, and `label` only for labelled data)."""
 
     def __init__(self, shard):
         parts = list(shard.iter_batches(batch_size=4096, batch_format="numpy"))
-        self.x = np.concatenate([p["x"] for p in parts])
-        self.label = np.concatenate([p["label"] for p in parts])
+        keys = [k for k in ("x", "label") if parts and k in parts[0]]
+        self.columns = {k: np.concatenate([p[k] for p in parts]) for k in keys}
+
+    def __len__(self) -> int:
+        return len(self.columns["x"]) if self.columns else 0
 
     def batches(self, batch_size: int):
         """Every row once, in order, the last batch partial: for evaluation."""
-        for start in range(0, len(self.label), batch_size):
-            yield {"x": self.x[start:start + batch_size],
-                   "label": self.label[start:start + batch_size]}
+        for start in range(0, len(self), batch_size):
+            yield {k: v[start:start + batch_size] for k, v in self.columns.items()}
 
     def epoch(self, batch_size: int, shuffle_seed: int):
-        order = np.random.default_rng(shuffle_seed).permutation(len(self.label))
+        order = np.random.default_rng(shuffle_seed).permutation(len(self))
         for start in range(0, len(order) - batch_size + 1, batch_size):
             rows = order[start:start + batch_size]
-            yield {"x": self.x[rows], "label": self.label[rows]}
+            yield {k: v[rows] for k, v in self.columns.items()}

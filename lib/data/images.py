@@ -53,7 +53,11 @@ class ImagePlan:
 
 
 def plan_images(uri: DatasetURI, shift: Shift | None, *, limit_per_class: int | None,
-                classes: tuple[str, ...] | None, seed: int, image_size: int) -> ImagePlan:
+                classes: tuple[str, ...] | None, seed: int, image_size: int,
+                part: tuple[int, int] | None = None) -> ImagePlan:
+    """`part=(k, n)` keeps every n-th image of each class from the k-th on, before the
+    limit: parts with different k never share an image (disjoint source and target
+    subsets of one dataset)."""
     source = open_source(uri, image_size)
     cand = source.candidates()
     label_map = None
@@ -68,12 +72,14 @@ def plan_images(uri: DatasetURI, shift: Shift | None, *, limit_per_class: int | 
     chosen = []
     for c in range(len(class_names)):
         of_class = np.flatnonzero(labels == c)
+        if part is not None:
+            of_class = of_class[part[0]::part[1]]
         chosen.append(of_class if limit_per_class is None else of_class[:limit_per_class])
     indices = np.sort(np.concatenate(chosen))
     counts = {name: int(len(ix)) for name, ix in zip(class_names, chosen)}
     key = hashlib.sha256(repr((
         str(uri), source.fingerprint(), str(shift), seed if shift else None, image_size,
-        class_names, limit_per_class)).encode()).hexdigest()[:16]
+        class_names, limit_per_class) + ((part,) if part else ())).encode()).hexdigest()[:16]
     return ImagePlan(uri, shift, seed, class_names, counts, key, source, indices, label_map)
 
 

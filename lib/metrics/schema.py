@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: reads_target_labels, snd, dev; domain_distance, selection
 
 # Every row says which run, job, method, epoch and scale it belongs to, so a table read
 # on its own (or a sweep concatenated) needs no join to be understood.
@@ -13,6 +13,7 @@ _IDENTITY = [
     ("run", pa.string()),
     ("job", pa.string()),
     ("method", pa.string()),
+    ("reads_target_labels", pa.bool_()),  # true only for oracle runs: never a real result
     ("config_hash", pa.string()),
     ("workers", pa.int32()),
     ("replicas", pa.int32()),
@@ -35,6 +36,8 @@ EPOCHS = _schema("epochs", [
     ("domain_loss", pa.float64()),    # adapt only, else null
     ("domain_accuracy", pa.float64()),
     ("grl_lambda", pa.float64()),
+    ("snd", pa.float64()),            # adapt: soft neighbourhood density (higher: better)
+    ("dev", pa.float64()),            # adapt: deep embedded validation risk (lower: better)
 ])
 
 EVALS = _schema("evals", [
@@ -64,6 +67,26 @@ RUNS = _schema("runs", [
     ("resources_json", pa.string()),  # the Ray cluster's resources when the run started
 ])
 
+# Proxy A-distance between source and target training samples, per representation.
+DOMAIN_DISTANCE = _schema("domain_distance", [
+    *_IDENTITY,
+    ("epoch", pa.int32()),            # -1: before training
+    ("representation", pa.string()),  # backbone (frozen input features) or bottleneck
+    ("samples", pa.int64()),
+    ("proxy_a_distance", pa.float64()),
+])
+
+# The epoch each selection criterion picks (lib/adapt/selection.py), and what it scored.
+SELECTION = _schema("selection", [
+    *_IDENTITY,
+    ("criterion", pa.string()),       # last, source_val, dev, snd, oracle_target_test
+    ("label_free", pa.bool_()),       # false: the choice itself read target labels
+    ("epoch", pa.int32()),
+    ("criterion_value", pa.float64()),
+    ("source_val_accuracy", pa.float64()),
+    ("target_test_accuracy", pa.float64()),
+])
+
 BENCH = _schema("bench", [
     ("run", pa.string()),
     ("machine", pa.string()),         # hostname, CPU model, cores
@@ -80,4 +103,5 @@ BENCH = _schema("bench", [
     ("note", pa.string()),
 ])
 
-TABLES = {s.metadata[b"raydapt.table"].decode(): s for s in (EPOCHS, EVALS, RUNS, BENCH)}
+TABLES = {s.metadata[b"raydapt.table"].decode(): s
+          for s in (EPOCHS, EVALS, RUNS, DOMAIN_DISTANCE, SELECTION, BENCH)}

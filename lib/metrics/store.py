@@ -19,7 +19,10 @@ from lib.metrics.schema import SCHEMA_VERSION, TABLES
 
 
 def _file_name(table: str, epoch: int | None) -> str:
-    return f"{table}.parquet" if epoch is None else f"{table}-e{epoch:04d}.parquet"
+    """One file per table, or per (table, epoch); epoch -1 is "before training"."""
+    if epoch is None:
+        return f"{table}.parquet"
+    return f"{table}-start.parquet" if epoch < 0 else f"{table}-e{epoch:04d}.parquet"
 
 
 class MetricsStore:
@@ -48,7 +51,7 @@ class MetricsStore:
         return sorted(i.path for i in self.fs.get_file_info(selector)
                       if i.type == pafs.FileType.File and not i.base_name.startswith(".")
                       and (i.base_name == f"{table}.parquet"
-                           or i.base_name.startswith(f"{table}-e")))
+                           or i.base_name.startswith(f"{table}-")))
 
     def read(self, table: str) -> pa.Table:
         """All finished files of a table (temp files are never listed)."""
@@ -57,4 +60,12 @@ class MetricsStore:
                  if int(p.schema.metadata[b"raydapt.schema_version"]) <= SCHEMA_VERSION]
         if not parts:
             return TABLES[table].empty_table()
-        return pa.concat_tables([p.cast(TABLES[table]) for p in parts])
+        return pa.concat_tables([_upgrade(p, TABLES[table]) for p in parts])
+
+
+def _upgrade(part: pa.Table, schema: pa.Schema) -> pa.Table:
+    """An older file in today's schema: columns added since then read as nulls."""
+    for f in schema:
+        if f.name not in part.column_names:
+            part = part.append_column(f.name, pa.nulls(len(part), f.type))
+    return part.select(schema.names).cast(schema)

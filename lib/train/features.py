@@ -78,7 +78,9 @@ def cached_features(ds, native_shape, data_checksum: str, *, weights: str, image
     return ray.data.read_parquet(files, filesystem=fs), tuple(manifest["feature_shape"])
 
 
-def to_feature_batch(batch: pa.Table, shape) -> dict[str, np.ndarray]:
+def to_feature_batch(batch: pa.Table, shape, with_labels: bool = True) -> dict[str, np.ndarray]:
     """Feature rows -> what the head's training step eats (the images' keys: x, label)."""
-    return {"x": column_to_tensor(batch.column("features"), shape, np.float32),
-            "label": batch.column("label").to_numpy().astype(np.int32)}
+    out = {"x": column_to_tensor(batch.column("features"), shape, np.float32)}
+    if with_labels:
+        out["label"] = batch.column("label").to_numpy().astype(np.int32)
+    return out

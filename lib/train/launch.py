@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import os
 from dataclasses import asdict, replace
 
-from lib.errors import NoInputError, RaydaptError
+from lib.errors import DataError, NoInputError, RaydaptError
 
 
 class TrainingFailed(RaydaptError):
@@ -52,6 +53,48 @@ def load_config(storage: str, run: str) -> dict:
         raise NoInputError(f"no run {run!r} to resume under {storage} ({path} not found)")
     with fs.open_input_stream(path) as f:
         return json.loads(f.read())
+
+
+def resolve_run(config, job: str):
+    """Apply --resume (the saved config of that run, same class) and name the run."""
+    from lib.config import config_from_dict
+
+    storage = resolve_storage(config.run.storage)
+    if config.run.resume:
+        saved = config_from_dict(type(config), load_config(storage, config.run.resume))
+        return replace(saved, run=replace(config.run, storage=storage,
+                                          run_name=config.run.resume, resume=config.run.resume))
+    return replace(config, scaling=with_cpus(config.scaling), run=replace(
+        config.run, storage=storage, run_name=config.run.run_name or new_run_name(job)))
+
+
+def local_replicas(scaling) -> int:
+    return scaling.gpus_per_worker or scaling.cpu_replicas_per_worker
+
+
+def check_enough_rows(num_rows: int, scaling, batch_size: int, what: str) -> None:
+    """Every worker needs at least one full batch, or training would do nothing."""
+    per_worker = num_rows // scaling.workers
+    local_batch = batch_size * local_replicas(scaling)
+    if per_worker < local_batch:
+        raise DataError(f"{what}: {num_rows} rows give each of {scaling.workers} worker(s) "
+                        f"{per_worker}, fewer than one batch of {local_batch}")
+
+
+@contextlib.contextmanager
+def recorded(record, store):
+    """The run record around training: running (with the cluster's resources), then
+    completed, or failed with the reason on any error."""
+    import ray
+
+    record.resources = ray.cluster_resources()
+    record.write("running")
+    try:
+        yield
+    except BaseException as e:
+        record.write("failed", len(store.files("epochs")), message=str(e)[:2000])
+        raise
+    record.write("completed", len(store.files("epochs")))
 
 
 def with_cpus(scaling):

@@ -61,6 +61,25 @@ def build_model(plan: ModelPlan):
     return classifier(extractor, classic_head(extractor.output.shape[1:], plan.num_classes))
 
 
+def start_worker(cpu_devices: int, threads: int, precision: str, seed: int,
+                 collective_timeout_s: float):
+    """What every worker does first: devices (before any TF op), precision, seeds, and the
+    strategy. Returns (strategy, local replicas, rank, world size)."""
+    import keras
+    import ray.train
+
+    from lib.train.strategy import configure_devices, make_strategy
+
+    configure_devices(cpu_devices, threads)
+    if precision == "bf16":
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    keras.utils.set_random_seed(seed)
+    strategy = make_strategy(cpu_devices, collective_timeout_s)
+    context = ray.train.get_context()
+    return (strategy, len(strategy.extended.worker_devices), context.get_world_rank(),
+            context.get_world_size())
+
+
 def train_worker(config: dict) -> None:
     import keras
     import ray.train
@@ -69,17 +88,11 @@ def train_worker(config: dict) -> None:
     from lib.metrics.store import MetricsStore
     from lib.train import checkpoint
     from lib.train.steps import evaluate, global_sum, local_sum, make_predict, make_train_step
-    from lib.train.strategy import configure_devices, distribute_batch, make_strategy
+    from lib.train.strategy import distribute_batch
 
     plan: WorkerPlan = config["plan"]
-    configure_devices(plan.cpu_devices, plan.threads)
-    if plan.precision == "bf16":
-        keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    keras.utils.set_random_seed(plan.seed)
-    strategy = make_strategy(plan.cpu_devices, plan.collective_timeout_s)
-    local_replicas = len(strategy.extended.worker_devices)
-    rank = ray.train.get_context().get_world_rank()
-    workers = ray.train.get_context().get_world_size()
+    strategy, local_replicas, rank, workers = start_worker(
+        plan.cpu_devices, plan.threads, plan.precision, plan.seed, plan.collective_timeout_s)
     global_batch = plan.batch_size * strategy.num_replicas_in_sync
 
     with strategy.scope():
@@ -109,7 +122,7 @@ def train_worker(config: dict) -> None:
 
     ident = plan.identity
     store = MetricsStore(ident.storage, ident.run) if rank == 0 else None
-    row_id = {"run": ident.run, "job": ident.job, "method": ident.method,
+    row_id = {"run": ident.run, "job": ident.job, "method": ident.method, "reads_target_labels": False,
               "config_hash": ident.config_hash, "workers": workers,
               "replicas": strategy.num_replicas_in_sync}
 

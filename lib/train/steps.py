@@ -61,17 +61,27 @@ def make_predict(model):
 
 def evaluate(predict, batches, num_classes: int) -> dict:
     """Loss, accuracy, per-class accuracy and confusion matrix over every batch given."""
-    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
-    loss_sum, n = 0.0, 0
+    logits, labels = [], []
     for batch in batches:
-        logits = predict(batch["x"]).numpy().astype(np.float64)
-        y = batch["label"]
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        loss_sum += float(-log_probs[np.arange(len(y)), y].sum())
-        np.add.at(confusion, (y, logits.argmax(axis=1)), 1)
-        n += len(y)
+        logits.append(predict(batch["x"]).numpy())
+        labels.append(batch["label"])
+    if not logits:
+        return score_logits(np.zeros((0, num_classes)), np.zeros(0, np.int64), num_classes)
+    return score_logits(np.concatenate(logits), np.concatenate(labels), num_classes)
+
+
+def per_example_loss(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    logits = logits.astype(np.float64)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return -log_probs[np.arange(len(labels)), labels]
+
+
+def score_logits(logits: np.ndarray, labels: np.ndarray, num_classes: int) -> dict:
+    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(confusion, (labels, logits.argmax(axis=1)), 1)
+    n = len(labels)
     per_class = confusion.diagonal() / np.maximum(confusion.sum(axis=1), 1)
-    return {"num_examples": n, "loss": loss_sum / max(n, 1),
+    return {"num_examples": n, "loss": float(per_example_loss(logits, labels).sum() / max(n, 1)),
             "accuracy": float(confusion.diagonal().sum() / max(n, 1)),
             "per_class_accuracy": per_class.tolist(), "confusion": confusion.tolist()}
