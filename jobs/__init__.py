@@ -5,11 +5,12 @@ function taking it; this table is the only place that pairs them."""
 import typer
 
 from lib.cli import command, lazy, run_app
-from lib.config import BenchConfig, FinetuneConfig, PrepareConfig
+from lib.config import AdaptConfig, BenchConfig, FinetuneConfig, PrepareConfig
 
 JOBS = {
     "prepare": (PrepareConfig, "lib.prepare:prepare"),
     "finetune": (FinetuneConfig, "lib.finetune:finetune"),
+    "adapt": (AdaptConfig, "lib.adapt.job:adapt"),
     "bench": (BenchConfig, "lib.bench:bench"),
 }
 

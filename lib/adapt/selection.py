@@ -1,0 +1,112 @@
+"""Label-free model selection and the proxy A-distance.
+
+Unsupervised adaptation has no target labels to pick an epoch with. Criteria here:
+  source_val  accuracy on labelled *source* validation images (the classic choice; blind
+              to the shift).
+  dev         deep embedded validation (You et al., ICML 2019): source-validation loss
+              importance-weighted by the density ratio p_target/p_source, estimated by a
+              domain classifier on the adapted features, with a control variate to tame
+              the weights' variance. Lower is better.
+  snd         soft neighbourhood density (Saito et al., ICCV 2021): entropy of each
+              target sample's softmax-similarity to the other target samples, in the
+              space of predicted class probabilities; high when target predictions form
+              dense, consistent clusters. Needs target images, not target labels.
+The oracle choice (best target-test accuracy) is reported beside them, marked as
+reading target labels; it is the bound, not a method.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SND_TEMPERATURE = 0.05  # the paper's value
+
+
+def soft_neighbourhood_density(logits: np.ndarray) -> float:
+    logits = logits.astype(np.float64)
+    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    probs /= np.linalg.norm(probs, axis=1, keepdims=True)
+    sim = probs @ probs.T / SND_TEMPERATURE
+    np.fill_diagonal(sim, -np.inf)  # a sample is not its own neighbour
+    sim -= sim.max(axis=1, keepdims=True)
+    neighbours = np.exp(sim)
+    neighbours /= neighbours.sum(axis=1, keepdims=True)
+    entropy = -(neighbours * np.log(np.maximum(neighbours, 1e-300))).sum(axis=1)
+    return float(entropy.mean())
+
+
+def _fit_logistic(x: np.ndarray, y: np.ndarray, steps: int = 300, learning_rate: float = 0.5,
+                  l2: float = 1e-3):
+    """L2-regularised logistic regression on standardised inputs, full-batch gradient
+    descent: enough for a linear domain probe on a few thousand samples. Returns P(y=1|x)."""
+    x = x.reshape(len(x), -1).astype(np.float64)
+    mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
+    x = (x - mean) / std
+    w, b = np.zeros(x.shape[1]), 0.0
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-(x @ w + b)))
+        w -= learning_rate * (x.T @ (p - y) / len(y) + l2 * w)
+        b -= learning_rate * float((p - y).mean())
+
+    def probability(z: np.ndarray) -> np.ndarray:
+        z = (z.reshape(len(z), -1).astype(np.float64) - mean) / std
+        return 1 / (1 + np.exp(-(z @ w + b)))
+
+    return probability
+
+
+def proxy_a_distance(source: np.ndarray, target: np.ndarray, seed: int = 0) -> float:
+    """2 (1 - 2 err) of a linear domain classifier (logistic regression) trained on half of
+    the samples and tested on the other half (Ben-David et al. 2007; Ganin et al. 2016).
+    0: the domains look alike to a linear probe; 2: perfectly separable."""
+    x = np.concatenate([source.reshape(len(source), -1), target.reshape(len(target), -1)])
+    y = np.concatenate([np.ones(len(source)), np.zeros(len(target))])
+    order = np.random.default_rng(seed).permutation(len(y))
+    x, y = x[order], y[order]
+    half = len(y) // 2
+    probability = _fit_logistic(x[:half], y[:half])
+    error = float(((probability(x[half:]) > 0.5) != y[half:]).mean())
+    return 2.0 * (1.0 - 2.0 * min(error, 0.5))
+
+
+def deep_embedded_validation(source_train: np.ndarray, target: np.ndarray,
+                             source_val: np.ndarray, val_losses: np.ndarray) -> float:
+    """DEV risk of a model from its features (source train sample, target sample, source
+    validation) and its per-example losses on source validation. Lower is better."""
+    x = np.concatenate([source_train.reshape(len(source_train), -1),
+                        target.reshape(len(target), -1)])
+    y = np.concatenate([np.zeros(len(source_train)), np.ones(len(target))])
+    p_target = np.clip(_fit_logistic(x, y)(source_val), 1e-3, 1 - 1e-3)
+    weights = p_target / (1 - p_target) * len(source_train) / len(target)
+    weighted = weights * val_losses
+    variance = weights.var()
+    eta = -np.cov(weighted, weights)[0, 1] / variance if variance > 0 else 0.0
+    return float(weighted.mean() + eta * weights.mean() - eta)
+
+
+def select_epochs(epochs: list[dict], evals: list[dict]) -> list[dict]:
+    """The epoch each criterion picks, with what that epoch scored. Ties go to the later
+    epoch (more training under the same evidence)."""
+    by_split = {}
+    for row in evals:
+        by_split.setdefault(row["split"], {})[row["epoch"]] = row["accuracy"]
+    source_val, target_test = by_split.get("source_val", {}), by_split.get("target_test", {})
+    snd = {row["epoch"]: row["snd"] for row in epochs if row.get("snd") is not None}
+    # DEV is a risk (lower is better): negated, so every criterion picks its maximum.
+    dev = {row["epoch"]: -row["dev"] for row in epochs if row.get("dev") is not None}
+    last = max(row["epoch"] for row in epochs)
+
+    def best(scores: dict) -> int | None:
+        return max(scores, key=lambda e: (scores[e], e)) if scores else None
+
+    picks = [("last", True, last, None), ("source_val", True, best(source_val),
+                                           source_val),
+             ("dev", True, best(dev), dev), ("snd", True, best(snd), snd),
+             ("oracle_target_test", False, best(target_test), target_test)]
+    return [{"criterion": name, "label_free": label_free, "epoch": epoch,
+             "criterion_value": (-scores[epoch] if name == "dev" else scores[epoch])
+             if scores else None,
+             "source_val_accuracy": source_val.get(epoch),
+             "target_test_accuracy": target_test.get(epoch)}
+            for name, label_free, epoch, scores in picks if epoch is not None]

@@ -1,0 +1,54 @@
+"""What the adapt job hands its workers: disjoint domains, shifted target, no target labels."""
+
+import pytest
+
+from lib.adapt.data import plan_inputs, worker_datasets
+from lib.config import AdaptConfig, AdaptOptions, SelectionConfig
+from lib.errors import DataError
+from lib.train.inputs import FeatureCache
+
+
+def config(folder, test_folder=None, **kw):
+    return AdaptConfig(
+        source=f"folder:{folder}", target=f"folder:{folder}/../imgs/", target_shift="fog@4",
+        source_val=f"folder:{test_folder or folder}", target_test=f"folder:{test_folder or folder}",
+        selection=SelectionConfig(seed=3), adapt=AdaptOptions(selection_samples=6), **kw)
+
+
+def test_one_dataset_as_both_domains_is_split_into_disjoint_halves(small_folder):
+    inputs = plan_inputs(config(small_folder))  # the same folder spelled two ways
+    source_ids = {inputs.source.source.example_ids[i] for i in inputs.source.indices}
+    target_ids = {inputs.target.source.example_ids[i] for i in inputs.target.indices}
+    assert len(source_ids) == len(target_ids) == 20 and not source_ids & target_ids
+    assert inputs.source.counts == inputs.target.counts == dict.fromkeys(
+        inputs.source.class_names, 2)
+    # The shift goes to the target and its test split only.
+    assert inputs.source.shift is None and inputs.source_val.shift is None
+    assert str(inputs.target.shift) == str(inputs.target_test.shift) == "fog@4"
+
+
+def test_domains_with_different_classes_are_refused(small_folder, tmp_path):
+    import shutil
+
+    shutil.copytree(small_folder, tmp_path / "target")
+    shutil.rmtree(tmp_path / "target" / "truck")
+    bad = AdaptConfig(source=f"folder:{small_folder}", target=f"folder:{tmp_path}/target",
+                      source_val=None)
+    with pytest.raises(DataError, match="only in source: truck"):
+        plan_inputs(bad)
+
+
+@pytest.mark.parametrize("cached", [False, True], ids=["images", "features"])
+def test_only_the_oracle_gets_target_labels(small_folder, tmp_path, ray_local, cached):
+    inputs = plan_inputs(config(small_folder))
+    cache = FeatureCache("hed", 32, "block4_pool", "fp32", str(tmp_path), 1) if cached else None
+    for reads in (False, True):
+        datasets, shape, feature_shape = worker_datasets(config(small_folder), inputs, reads, cache)
+        columns = {name: set(ds.columns()) for name, ds in datasets.items()}
+        assert ("label" in columns["target"]) == reads
+        assert "label" not in columns["target_sample"] or reads
+        assert "label" in columns["source"] and "label" in columns["target_test"]
+        assert datasets["source_sample"].count() == datasets["target_sample"].count() == 6
+        assert feature_shape == ((2, 2, 512) if cached else None)
+        rows = datasets["target"].take_all()
+        assert len(rows) == 20 and all(set(r) <= {"x", "example_id", "label"} for r in rows)

@@ -1,0 +1,90 @@
+"""The adapt job end to end on small real subsets."""
+
+import subprocess
+import sys
+
+import pytest
+
+from lib.adapt.job import adapt
+from lib.config import (
+    AdaptConfig,
+    AdaptOptimConfig,
+    AdaptOptions,
+    BackboneConfig,
+    RunOptions,
+    ScalingOptions,
+    SelectionConfig,
+)
+from lib.metrics.store import MetricsStore
+from tests.conftest import REPO
+
+CRITERIA = ["last", "source_val", "dev", "snd", "oracle_target_test"]
+
+
+def small(cifar_jpeg, storage, run, *, method="dann", workers=1, backbone=None, epochs=2):
+    return AdaptConfig(
+        source=f"folder:{cifar_jpeg}/train", target=f"folder:{cifar_jpeg}/train",
+        target_shift="contrast@5", source_val=f"folder:{cifar_jpeg}/test",
+        target_test=f"folder:{cifar_jpeg}/test", eval_limit_per_class=4,
+        selection=SelectionConfig(limit_per_class=8, seed=2),
+        model=backbone or BackboneConfig(weights="hed", feature_layer="block4_pool"),
+        adapt=AdaptOptions(method=method, selection_samples=30),
+        optim=AdaptOptimConfig(epochs=epochs, batch_size=8),
+        scaling=ScalingOptions(workers=workers),
+        run=RunOptions(storage=str(storage), run_name=run))
+
+
+@pytest.mark.slow
+def test_dann_with_two_workers_training_part_of_the_backbone(cifar_jpeg, tmp_path, ray_local):
+    # The image path (no feature cache): block3 trains, so every step runs VGG16 up to it.
+    backbone = BackboneConfig(weights="hed", feature_layer="block3_pool", trainable="top:1")
+    picks = adapt(small(cifar_jpeg, tmp_path, "dann2", workers=2, backbone=backbone))
+    store = MetricsStore(str(tmp_path), "dann2")
+    (record,) = store.read("runs").to_pylist()
+    assert record["status"] == "completed" and record["workers"] == 2
+    assert record["method"] == "dann" and record["reads_target_labels"] is False
+    epochs = store.read("epochs").sort_by("epoch").to_pylist()
+    assert [e["epoch"] for e in epochs] == [0, 1]
+    for e in epochs:
+        assert 0 <= e["domain_accuracy"] <= 1 and e["domain_loss"] > 0
+        assert e["snd"] is not None and e["dev"] is not None and e["images_per_s"] > 0
+    assert 0 < epochs[0]["grl_lambda"] < epochs[1]["grl_lambda"] <= 1
+    assert epochs[1]["learning_rate"] < epochs[0]["learning_rate"] < 3e-4  # annealed
+    evals = store.read("evals").to_pylist()
+    assert sorted((e["epoch"], e["split"]) for e in evals) == [
+        (0, "source_val"), (0, "target_test"), (1, "source_val"), (1, "target_test")]
+    assert {e["num_examples"] for e in evals} == {40}
+    assert any("contrast@5" in e["dataset"] for e in evals if e["split"] == "target_test")
+    distances = store.read("domain_distance").to_pylist()
+    assert sorted((d["epoch"], d["representation"]) for d in distances) == [
+        (-1, "backbone"), (0, "bottleneck"), (1, "bottleneck")]
+    selection = store.read("selection").to_pylist()
+    assert [s["criterion"] for s in selection] == CRITERIA == list(picks)
+    assert all(s["epoch"] in (0, 1) for s in selection)
+
+
+@pytest.mark.slow
+def test_baselines_through_the_job_and_the_oracle_is_marked(cifar_jpeg, tmp_path, ray_local):
+    adapt(small(cifar_jpeg, tmp_path, "source-only", method="source-only"))
+    store = MetricsStore(str(tmp_path), "source-only")
+    for e in store.read("epochs").to_pylist():
+        assert e["domain_loss"] is None and e["grl_lambda"] is None
+        assert e["reads_target_labels"] is False
+
+    # The oracle from the command line: its output says it read target labels.
+    result = subprocess.run(
+        [sys.executable, "-m", "jobs.adapt", "--method", "oracle",
+         "--source", f"folder:{cifar_jpeg}/train", "--target", f"folder:{cifar_jpeg}/train",
+         "--target-shift", "contrast@5", "--source-val", f"folder:{cifar_jpeg}/test",
+         "--target-test", f"folder:{cifar_jpeg}/test", "--eval-limit-per-class", "4",
+         "--limit-per-class", "8", "--seed", "2", "--weights", "hed",
+         "--feature-layer", "block4_pool", "--selection-samples", "30", "--epochs", "2",
+         "--batch-size", "8", "--storage", str(tmp_path), "--run-name", "oracle"],
+        cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "oracle [trained on TARGET LABELS" in result.stdout
+    store = MetricsStore(str(tmp_path), "oracle")
+    for table in ("runs", "epochs", "evals", "selection", "domain_distance"):
+        assert set(store.read(table).column("reads_target_labels").to_pylist()) == {True}
+    # Both runs share the backbone features of the same images: extracted once each.
+    assert len(list((tmp_path / "feature-cache").iterdir())) == 4

@@ -1,0 +1,91 @@
+"""Every registered method through the same tests: build, step, and what it may read."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from lib.adapt.methods import METHODS, UnknownMethod, get_method
+from lib.adapt.networks import NetworkPlan, Networks
+from lib.adapt.selection import proxy_a_distance
+from lib.adapt.step import make_adapt_step
+
+CLASSES, DIM = 3, 24
+
+
+def plan(bottleneck=16):
+    return NetworkPlan("none", (32, 32, 3), 32, "block4_pool", 0, CLASSES, bottleneck,
+                       feature_shape=(2, 2, DIM // 4))
+
+
+def setup(name, learning_rate=1e-2):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    strategy = tf.distribute.get_strategy()
+    nets = Networks(plan())
+    optimizer = keras.optimizers.Adam(learning_rate)
+    optimizer.build(nets.trainable_variables)
+    return nets, make_adapt_step(strategy, nets, optimizer, get_method(name), global_batch=16)
+
+
+def domains(n, rng):
+    """Class signal in the first 4 dims; the target adds a large offset in 4 nuisance
+    dims and noise the source lacks: a shift the label head need not see."""
+    y = rng.integers(0, CLASSES, n)
+    centres = np.eye(CLASSES, 4) * 4
+    xs = rng.normal(size=(n, DIM)) + np.pad(centres[y], ((0, 0), (0, DIM - 4)))
+    yt = rng.integers(0, CLASSES, n)
+    xt = rng.normal(size=(n, DIM)) + np.pad(centres[yt], ((0, 0), (0, DIM - 4)))
+    xt[:, 4:8] += 6.0
+    shape = (n, 2, 2, DIM // 4)
+    return (xs.reshape(shape).astype(np.float32), y.astype(np.int32),
+            xt.reshape(shape).astype(np.float32), yt.astype(np.int32))
+
+
+def weights(model):
+    return [w.copy() for w in model.get_weights()]
+
+
+def changed(before, model):
+    return any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_every_method_builds_steps_and_trains_what_its_losses_reach(name):
+    method = get_method(name)
+    nets, step = setup(name)
+    xs, ys, xt, yt = domains(16, np.random.default_rng(0))
+    # Methods that may not read target labels get target batches without them.
+    target = (xt, yt) if method.reads_target_labels else (xt,)
+    before = {n: weights(getattr(nets, n)) for n in ("bottleneck", "label_head", "domain_head")}
+    sums = step((xs, ys), target, tf.constant(0.5))
+    assert float(sums["examples"]) == 16 and np.isfinite(float(sums["loss_sum"]))
+    assert changed(before["bottleneck"], nets.bottleneck)
+    assert changed(before["label_head"], nets.label_head)
+    adversarial = "domain_loss_sum" in sums
+    assert changed(before["domain_head"], nets.domain_head) == adversarial
+    assert adversarial == (name == "dann")
+    losses = [float(step((xs, ys), target, tf.constant(0.5))["loss_sum"]) for _ in range(30)]
+    assert losses[-1] < losses[0]
+
+
+def test_unknown_method_names_the_valid_ones():
+    with pytest.raises(UnknownMethod, match="dann, source-only, oracle"):
+        get_method("coral")
+
+
+def test_dann_removes_the_domain_offset_from_the_features_source_only_keeps():
+    rng = np.random.default_rng(1)
+    xs, ys, xt, yt = domains(2048, rng)
+    distance = {}
+    for name in ("source-only", "dann"):
+        nets, step = setup(name, learning_rate=3e-4)
+        for k in range(800):
+            rows = slice((k * 16) % 2048, (k * 16) % 2048 + 16)
+            lam = 2 / (1 + np.exp(-10 * k / 800)) - 1
+            step((xs[rows], ys[rows]), (xt[rows],), tf.constant(lam, tf.float32))
+        zs = nets.features(xs[:600], training=False).numpy()
+        zt = nets.features(xt[:600], training=False).numpy()
+        distance[name] = proxy_a_distance(zs, zt)
+    assert distance["source-only"] > 1.5, distance
+    assert distance["dann"] < distance["source-only"] - 0.5, distance
