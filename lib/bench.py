@@ -122,6 +122,37 @@ def classic_recipe(images, labels, image_size: int, epochs_measured: int = 2):
                        note=f"{epoch:.1f} s per epoch of {len(images)} images"), epoch
 
 
+def dann_step(images, labels, image_size: int, batch: int) -> Measurement:
+    """The adversarial step with the whole backbone training: each step pushes `batch`
+    source and `batch` target images through the extractor (forward and backward), so
+    both count. Driver process, default strategy, in-memory batches: the step's own cost."""
+    import keras
+    import tensorflow as tf
+
+    from lib.adapt.methods import get_method
+    from lib.adapt.networks import NetworkPlan, Networks
+    from lib.adapt.step import make_adapt_step
+
+    nets = Networks(NetworkPlan("none", images.shape[1:], image_size, "block5_pool", 5,
+                                int(labels.max()) + 1, 256))
+    optimizer = keras.optimizers.Adam(1e-4)
+    optimizer.build(nets.trainable_variables)
+    step = make_adapt_step(tf.distribute.get_strategy(), nets, optimizer, get_method("dann"),
+                           batch)
+    half = batch // 2  # the same images per step as full fine-tuning at --batch-size
+    source = (tf.constant(images[:half]), tf.constant(labels[:half]))
+    target = (tf.constant(images[half:2 * half]),)
+    lam = tf.constant(0.5)
+    for _ in range(2):  # trace and warm up
+        float(step(source, target, lam)["loss_sum"])
+    steps = max(3, len(images) // batch)
+    seconds = _timed(lambda: [float(step(source, target, lam)["loss_sum"]) for _ in range(steps)])
+    return Measurement("DANN step, whole backbone training (driver, no Ray)",
+                       steps * 2 * half / seconds,
+                       train_step_flops(vgg16_forward_flops(image_size)) / 1e9, seconds,
+                       batch_size=2 * half, note=f"{half} source + {half} target images a step")
+
+
 def bench_worker(config: dict) -> None:
     """Inside Ray Train: time full fine-tuning steps on one in-memory batch, then on the
     Ray Data feed; the difference is what feeding costs."""
@@ -257,6 +288,7 @@ def bench(cfg: BenchConfig) -> list[dict]:
                                    f"{run}-full-{workers}w")
     if bf16_peak is not None:
         results += full_finetuning(raw, shape, cfg, 1, "bf16", scratch, f"{run}-full-bf16")
+    results.append(dann_step(images, labels, cfg.image_size, cfg.batch_size))
 
     where = machine()
     rows = [{
