@@ -94,8 +94,6 @@ def training_data(config: FinetuneConfig, source, val, frozen: bool):
     cache = FeatureCache(model_cfg.weights, sel.image_size, model_cfg.feature_layer,
                          config.optim.precision, config.run.storage, config.scaling.workers) \
         if frozen and model_cfg.feature_cache else None
-    source_ds, shape = source.load()
-    train, feature_shape = worker_dataset(source_ds, shape, with_labels=True, cache=cache)
-    val_data = worker_dataset(val.load()[0], shape, with_labels=True, cache=cache)[0] \
-        if val is not None else None
+    train, shape, feature_shape = worker_dataset(source, with_labels=True, cache=cache)
+    val_data = worker_dataset(val, with_labels=True, cache=cache)[0] if val is not None else None
     return train, val_data, shape, feature_shape

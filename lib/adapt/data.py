@@ -69,10 +69,8 @@ def plan_inputs(config) -> AdaptInputs:
 def worker_datasets(config, inputs: AdaptInputs, reads_target_labels: bool,
                     cache: FeatureCache | None):
     """(datasets for Ray Train, image shape, feature shape or None)."""
-    source_ds, shape = inputs.source.load()
-    source, feature_shape = worker_dataset(source_ds, shape, with_labels=True, cache=cache)
-    target, _ = worker_dataset(inputs.target.load()[0], shape,
-                               with_labels=reads_target_labels, cache=cache)
+    source, shape, feature_shape = worker_dataset(inputs.source, with_labels=True, cache=cache)
+    target = worker_dataset(inputs.target, with_labels=reads_target_labels, cache=cache)[0]
     samples = config.adapt.selection_samples
     datasets = {
         "source": source, "target": target,
@@ -82,5 +80,5 @@ def worker_datasets(config, inputs: AdaptInputs, reads_target_labels: bool,
                                .materialize(),
     }
     for name, plan in inputs.evaluated().items():
-        datasets[name] = worker_dataset(plan.load()[0], shape, with_labels=True, cache=cache)[0]
+        datasets[name] = worker_dataset(plan, with_labels=True, cache=cache)[0]
     return datasets, shape, feature_shape

@@ -19,6 +19,18 @@ from lib.data.sources import open_source
 from lib.data.uri import DatasetURI
 
 
+def _code_digest(*modules: str) -> str:
+    import importlib
+    import inspect
+
+    return hashlib.sha256("".join(inspect.getsource(importlib.import_module(m))
+                                  for m in modules).encode()).hexdigest()
+
+
+_PIXEL_CODE = _code_digest("lib.data.sources", "lib.data.shifts", "lib.data.columns",
+                           "lib.data.classes", __name__)
+
+
 @dataclass(frozen=True)
 class ImagePlan:
     uri: DatasetURI
@@ -34,6 +46,12 @@ class ImagePlan:
     @property
     def num_rows(self) -> int:
         return len(self.indices)
+
+    def identity(self) -> str:
+        """Names the rows load() produces without producing them: the plan's key plus the
+        code that turns files into pixels (a changed decoder or corruption is a new
+        identity), so caches keyed by it never go stale and a hit reads no image."""
+        return hashlib.sha256((self.key + _PIXEL_CODE).encode()).hexdigest()[:20]
 
     def preflight(self) -> None:
         """Fail on bad input now, on the driver, before Ray or any output is touched."""

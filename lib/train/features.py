@@ -3,8 +3,10 @@
 With a frozen base, every epoch of the classic recipe recomputes the same VGG16 forward
 pass. Here it runs once, in a Ray Data actor pool (each actor loads the backbone once),
 and lands as Parquet under `<storage>/feature-cache/<key>`, where the key covers the
-weights, image size, cut layer, precision and the data's content checksum, so a cache
-is reused whenever it is valid and never when anything it depends on changed.
+weights, image size, cut layer, precision and the rows' identity (ImagePlan.identity:
+which files, selection, corruption, and the code that decodes them), so a cache is
+reused whenever it is valid, never when anything it depends on changed, and a hit
+decodes no image.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ BATCH = 256
 
 
 def cache_key(weights: str, image_size: int, feature_layer: str, precision: str,
-              data_checksum: str) -> str:
-    parts = (weights_identity(weights), image_size, feature_layer, precision, data_checksum)
+              data_key: str) -> str:
+    parts = (weights_identity(weights), image_size, feature_layer, precision, data_key)
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:20]
 
 
@@ -51,12 +53,12 @@ class FeatureExtractor:
                          "features": tensor_to_column(features)})
 
 
-def cached_features(ds, native_shape, data_checksum: str, *, weights: str, image_size: int,
+def cached_features(ds, native_shape, data_key: str, *, weights: str, image_size: int,
                     feature_layer: str, precision: str, storage: str, actors: int):
     """(Dataset of feature rows, feature shape): computed now, or read from a valid cache."""
     import ray
 
-    key = cache_key(weights, image_size, feature_layer, precision, data_checksum)
+    key = cache_key(weights, image_size, feature_layer, precision, data_key)
     fs, root = filesystem_for(storage)
     cache = f"{root}/feature-cache/{key}"
     manifest = read_manifest(fs, cache)
@@ -70,7 +72,7 @@ def cached_features(ds, native_shape, data_checksum: str, *, weights: str, image
         ).write_parquet(staging, filesystem=fs)
         manifest = {"key": key, "weights": weights, "image_size": image_size,
                     "feature_layer": feature_layer, "precision": precision,
-                    "data_checksum": data_checksum,
+                    "data_key": data_key,
                     "feature_shape": list(feature_shape(image_size, feature_layer))}
         fs.create_dir(cache, recursive=True)
         commit_dataset(fs, cache, staging, manifest)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lib.data.feed import model_ready
-from lib.data.images import content_checksum
 
 
 @dataclass(frozen=True)
@@ -21,21 +20,21 @@ class FeatureCache:
     actors: int
 
 
-def worker_dataset(ds, shape, *, with_labels: bool, cache: FeatureCache | None):
-    """(Dataset for the workers, feature shape or None for images)."""
+def worker_dataset(images, *, with_labels: bool, cache: FeatureCache | None):
+    """(Dataset for the workers, image shape, feature shape or None) from an ImagePlan."""
+    ds, shape = images.load()  # lazy: nothing is decoded or corrupted unless used
     if cache is None:
         # Preprocessed once and kept in the object store: epochs only stream it, so the feed
         # takes no CPU from training (on a 2-core machine that was 14% of step time).
-        return model_ready(ds, shape, with_labels=with_labels).materialize(), None
+        return model_ready(ds, shape, with_labels=with_labels).materialize(), shape, None
     from lib.train.features import cached_features, to_feature_batch
 
-    ds = ds.materialize()
     features, feature_shape = cached_features(
-        ds, shape, content_checksum(ds), weights=cache.weights, image_size=cache.image_size,
+        ds, shape, images.identity(), weights=cache.weights, image_size=cache.image_size,
         feature_layer=cache.feature_layer, precision=cache.precision, storage=cache.storage,
         actors=cache.actors)
     # Materialized: feature rows are small, and every later use (the workers' split, samples,
     # evaluation) then reads object-store blocks instead of re-running the pipeline.
     return features.map_batches(to_feature_batch, batch_format="pyarrow",
                                 fn_kwargs={"shape": feature_shape, "with_labels": with_labels}
-                                ).materialize(), feature_shape
+                                ).materialize(), shape, feature_shape

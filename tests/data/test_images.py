@@ -58,3 +58,19 @@ def test_checksum_ignores_blocking_but_not_content(small_folder, ray_local):
     ds, _ = plan(small_folder).load()
     assert content_checksum(ds) == content_checksum(ds.repartition(7))
     assert content_checksum(ds) != content_checksum(plan(small_folder, limit_per_class=3).load()[0])
+
+
+def test_identity_names_the_rows_without_loading_them(small_folder):
+    from lib.data.shifts import parse_shift
+
+    def identity(shift=None, **kw):
+        options = {"limit_per_class": None, "classes": None, "seed": 0, "image_size": 32} | kw
+        return plan_images(parse_uri(f"folder:{small_folder}"), shift, **options).identity()
+
+    base = identity()
+    assert identity() == base
+    variants = [identity(limit_per_class=3), identity(part=(1, 2)), identity(image_size=64),
+                identity(parse_shift("fog@4")), identity(parse_shift("fog@4"), seed=1)]
+    assert len({base, *variants}) == 6
+    (small_folder / "cat/0000.jpg").write_bytes((small_folder / "dog/0000.jpg").read_bytes())
+    assert identity() != base  # a replaced file is new data
