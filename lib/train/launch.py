@@ -136,4 +136,21 @@ def fit(worker_fn, loop_config: dict, datasets: dict, split: list[str], scaling,
     try:
         return trainer.fit()
     except Exception as e:  # Ray wraps the worker's error: the CLI prints this one line
-        raise TrainingFailed(f"training failed: {type(e).__name__}: {str(e)[:2000]}") from e
+        raise TrainingFailed(f"training failed: {root_cause(e)}"[:2000]) from e
+
+
+def root_cause(error: Exception) -> str:
+    """One line for a failed fit: the first failing worker's own exception (Ray's
+    WorkerGroupError carries them by rank), not Ray's multi-line wrapper and traceback."""
+    failures = getattr(error, "worker_failures", None) or {}
+    if failures:
+        rank = min(failures)
+        error = failures[rank]
+        where = f" (worker rank {rank})"
+    else:
+        where = ""
+    cause = getattr(error, "cause", None)  # RayTaskError-like wrappers keep the original
+    if isinstance(cause, BaseException):
+        error = cause
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}{where}"

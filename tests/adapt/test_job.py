@@ -88,3 +88,24 @@ def test_baselines_through_the_job_and_the_oracle_is_marked(cifar_jpeg, tmp_path
         assert set(store.read(table).column("reads_target_labels").to_pylist()) == {True}
     # Both runs share the backbone features of the same images: extracted once each.
     assert len(list((tmp_path / "feature-cache").iterdir())) == 4
+
+
+@pytest.mark.slow
+def test_divergence_fails_the_run_naming_epoch_and_step(cifar_jpeg, tmp_path):
+    # An absurd rate blows the weights up in the first steps; the run must stop with the
+    # place named instead of writing NaN metrics.
+    result = subprocess.run(
+        [sys.executable, "-m", "jobs.adapt", "--source", f"folder:{cifar_jpeg}/train",
+         "--target", f"folder:{cifar_jpeg}/train", "--target-shift", "contrast@5",
+         "--source-val", f"folder:{cifar_jpeg}/test", "--eval-limit-per-class", "4",
+         "--limit-per-class", "8", "--weights", "hed", "--feature-layer", "block4_pool",
+         "--selection-samples", "30", "--epochs", "2", "--batch-size", "8",
+         "--learning-rate", "1e30", "--lr-alpha", "0", "--max-failures", "0",
+         "--storage", str(tmp_path), "--run-name", "diverged"],
+        cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 1, result.stderr[-3000:]
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("error: ")]
+    assert "non-finite loss in epoch 0 at step" in line, line
+    (record,) = MetricsStore(str(tmp_path), "diverged").read("runs").to_pylist()
+    assert record["status"] == "failed" and "non-finite" in record["message"]
+    assert MetricsStore(str(tmp_path), "diverged").files("epochs") == []
