@@ -121,9 +121,8 @@ def adapt_worker(config: dict) -> None:
             per_replica = step(tuple(parts[:2]), tuple(parts[2:]), tf.constant(lam, tf.float32))
             for key, value in per_replica.items():
                 sums[key] += local_sum(strategy, value)
-            sums["images"] += sum(len(b["x"]) for b, used in ((source, "source"),
-                                                             (target, "target"))
-                                  if used in method.inputs)
+            fed = {"source": source, "target": target}
+            sums["images"] += sum(len(fed[name]["x"]) for name in method.inputs)
             if first_bad_step < 0 and not math.isfinite(sums["loss_sum"]
                                                         + sums.get("domain_loss_sum", 0.0)):
                 first_bad_step = k
