@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 
 from lib.config import (
+    BENCH_PARTS,
     BenchConfig,
     FinetuneConfig,
     ModelConfig,
@@ -273,22 +274,30 @@ def bench(cfg: BenchConfig) -> list[dict]:
     images = caffe_preprocess(column_to_images(table.column("image"), shape))
     labels = table.column("label").to_numpy().astype(np.int32)
 
+    parts = {p.strip() for p in cfg.only.split(",")} if cfg.only else set(BENCH_PARTS)
+    if "fastpath" in parts:
+        parts.add("classic")  # the fast path is measured against the classic recipe
     peak = peak_matmul_gflops("float32")
     results = [Measurement("fp32 matmul peak (2048x2048)", 0.0, 0.0, 0.0, note=f"{peak:.0f} GFLOP/s")]
-    bf16_peak = peak_matmul_gflops("bfloat16") if cfg.bf16 else None
+    bf16_peak = peak_matmul_gflops("bfloat16") if cfg.bf16 and "full" in parts else None
     if bf16_peak is not None:
         results.append(Measurement("bf16 matmul peak (2048x2048)", 0.0, 0.0, 0.0, "bf16",
                                    note=f"{bf16_peak:.0f} GFLOP/s"))
-    results.append(forward_only(images, cfg.image_size, cfg.batch_size, "fp32"))
-    classic, classic_epoch = classic_recipe(images, labels, cfg.image_size)
-    results.append(classic)
-    results += frozen_fast_path(cfg, scratch, f"{run}-fastpath", classic_epoch, len(labels))
-    for workers in (1, 2):
-        results += full_finetuning(raw, shape, cfg, workers, "fp32", scratch,
-                                   f"{run}-full-{workers}w")
-    if bf16_peak is not None:
-        results += full_finetuning(raw, shape, cfg, 1, "bf16", scratch, f"{run}-full-bf16")
-    results.append(dann_step(images, labels, cfg.image_size, cfg.batch_size))
+    if "forward" in parts:
+        results.append(forward_only(images, cfg.image_size, cfg.batch_size, "fp32"))
+    if "classic" in parts:
+        classic, classic_epoch = classic_recipe(images, labels, cfg.image_size)
+        results.append(classic)
+    if "fastpath" in parts:
+        results += frozen_fast_path(cfg, scratch, f"{run}-fastpath", classic_epoch, len(labels))
+    if "full" in parts:
+        for workers in (1, 2):
+            results += full_finetuning(raw, shape, cfg, workers, "fp32", scratch,
+                                       f"{run}-full-{workers}w")
+        if bf16_peak is not None:
+            results += full_finetuning(raw, shape, cfg, 1, "bf16", scratch, f"{run}-full-bf16")
+    if "dann" in parts:
+        results.append(dann_step(images, labels, cfg.image_size, cfg.batch_size))
 
     where = machine()
     rows = [{

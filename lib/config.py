@@ -180,6 +180,15 @@ def config_from_dict(cls, data: dict):
     return cls(**kwargs)
 
 
+BENCH_PARTS = ("forward", "classic", "fastpath", "full", "dann")
+
+
+def _check_bench_parts(text: str) -> None:
+    unknown = [p for p in text.split(",") if p.strip() not in BENCH_PARTS]
+    if unknown:
+        raise ValueError(f"--only {text!r}: use some of {', '.join(BENCH_PARTS)}")
+
+
 @dataclass(frozen=True)
 class BenchConfig:
     """Measure throughput and MFU on this machine: peak matmul, forward, the classic
@@ -194,6 +203,9 @@ class BenchConfig:
     epochs: int = option(10, "Epochs of the classic-vs-fast-path comparison.", min=2)
     image_size: int = option(32, "Image side the model sees.", min=32)
     bf16: bool = option(True, "Also measure mixed_bfloat16 where the CPU supports it.")
+    only: str | None = option(
+        None, "Measure only these, comma-separated: forward, classic, fastpath (implies "
+              "classic), full, dann. The fp32 peak is always measured.", check=_check_bench_parts)
     storage: str = option("./runs", "Where the bench run's table and scratch runs go.")
     run_name: str | None = option(None, "Run name; default: bench-<UTC timestamp>.")
 
