@@ -49,6 +49,7 @@ def adapt_worker(config: dict) -> None:
 
     from lib.adapt.judge import EpochJudge
     from lib.adapt.methods import get_method
+    from lib.adapt.networks import Networks
     from lib.adapt.schedules import annealed_rate, grl_lambda
     from lib.adapt.step import make_adapt_step
     from lib.data.feed import InMemoryShard, epoch_batches
@@ -67,8 +68,6 @@ def adapt_worker(config: dict) -> None:
     total_steps = plan.epochs * plan.steps_per_epoch
 
     with strategy.scope():
-        from lib.adapt.networks import Networks
-
         nets = Networks(plan.network)
         optimizer = keras.optimizers.Adam(annealed_rate(
             plan.learning_rate, plan.lr_alpha, plan.lr_beta, total_steps))

@@ -30,7 +30,7 @@ def setup(name, learning_rate=1e-2):
 
 def domains(n, rng):
     """Class signal in the first 4 dims; the target adds a large offset in 4 nuisance
-    dims and noise the source lacks: a shift the label head need not see."""
+    dims: a shift the label head need not see, which only adaptation removes."""
     y = rng.integers(0, CLASSES, n)
     centres = np.eye(CLASSES, 4) * 4
     xs = rng.normal(size=(n, DIM)) + np.pad(centres[y], ((0, 0), (0, DIM - 4)))
