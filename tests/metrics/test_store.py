@@ -43,3 +43,28 @@ def test_a_failed_write_leaves_no_file(tmp_path):
         raise AssertionError("a row that does not fit the schema must be refused")
     assert not list((tmp_path / "r").rglob("*.parquet"))
     assert not list((tmp_path / "r").rglob(".*"))
+
+
+def test_a_version_1_file_reads_with_the_columns_added_since_as_nulls(tmp_path):
+    store = MetricsStore(str(tmp_path), "r")
+    store.write("epochs", [row(1, 1.0) | {"snd": 4.2, "reads_target_labels": False}], epoch=1)
+    v1_fields = [f for f in EPOCHS if f.name not in ("reads_target_labels", "snd", "dev")]
+    older = pa.Table.from_pylist([row(0, 2.0)], schema=pa.schema(v1_fields)).replace_schema_metadata(
+        {b"raydapt.table": b"epochs", b"raydapt.schema_version": b"1"})
+    pq.write_table(older, tmp_path / "r" / "metrics" / "epochs-e0000.parquet")
+    table = store.read("epochs")
+    assert table.schema.names == EPOCHS.names
+    assert table.column("epoch").to_pylist() == [0, 1]
+    assert table.column("snd").to_pylist() == [None, 4.2]
+    assert table.column("reads_target_labels").to_pylist() == [None, False]
+
+
+def test_the_before_training_file_is_read_with_the_epochs(tmp_path):
+    store = MetricsStore(str(tmp_path), "r")
+    identity = {k: v for k, v in row(0, 0.0).items() if k in ("run", "job", "method")}
+    for epoch in (-1, 0):
+        store.write("domain_distance", [identity | {"epoch": epoch, "representation": "x",
+                                                    "samples": 10, "proxy_a_distance": 1.0}],
+                    epoch=epoch)
+    assert sorted(store.read("domain_distance").column("epoch").to_pylist()) == [-1, 0]
+    assert (tmp_path / "r" / "metrics" / "domain_distance-start.parquet").is_file()
