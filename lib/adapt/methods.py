@@ -25,17 +25,24 @@ class UnknownMethod(RaydaptError, ValueError):
     exit_code = 2
 
 
-def _classification(nets, x, y, global_batch: int):
+def _classified(logits, y, global_batch: int):
+    """Cross-entropy averaged over the global batch, and the epoch table's sums."""
     import keras
     import tensorflow as tf
 
-    logits = tf.cast(nets.label_head(nets.features(x, training=True), training=True), tf.float32)
     per_example = keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
     correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), y),
                                     tf.float32))
     return tf.nn.compute_average_loss(per_example, global_batch_size=global_batch), \
         {"loss_sum": tf.reduce_sum(per_example), "correct": correct,
          "examples": tf.cast(tf.size(y), tf.float32)}
+
+
+def _classification(nets, x, y, global_batch: int):
+    import tensorflow as tf
+
+    logits = tf.cast(nets.label_head(nets.features(x, training=True), training=True), tf.float32)
+    return _classified(logits, y, global_batch)
 
 
 class SourceOnly:
@@ -73,30 +80,25 @@ class DANN:
     inputs: ClassVar[tuple[str, ...]] = ("source", "target")
 
     def loss(self, nets, source, target, lam, global_batch: int):
-        import keras
         import tensorflow as tf
 
         (xs, ys), (xt,) = source, target
         n = tf.shape(xs)[0]
         z = nets.features(tf.concat([xs, xt], axis=0), training=True)
-        logits = tf.cast(nets.label_head(z[:n], training=True), tf.float32)
-        per_example = keras.losses.sparse_categorical_crossentropy(ys, logits, from_logits=True)
+        class_loss, sums = _classified(
+            tf.cast(nets.label_head(z[:n], training=True), tf.float32), ys, global_batch)
         domain_logit = tf.cast(nets.domain_head(reverse_gradient(z, lam), training=True)[:, 0],
                                tf.float32)
         is_source = tf.concat([tf.ones([n]), tf.zeros([tf.shape(xt)[0]])], axis=0)
         per_domain = tf.nn.sigmoid_cross_entropy_with_logits(is_source, domain_logit)
         # Both averages are over the global batch (source: global_batch, domain: twice that),
         # so summing over replicas yields the gradient of the global means.
-        loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch) \
-            + tf.nn.compute_average_loss(per_domain, global_batch_size=2 * global_batch)
-        predicted = tf.argmax(logits, -1, output_type=tf.int32)
+        loss = class_loss + tf.nn.compute_average_loss(per_domain,
+                                                       global_batch_size=2 * global_batch)
         domain_hit = tf.equal(tf.cast(domain_logit > 0, tf.float32), is_source)
-        return loss, {
-            "loss_sum": tf.reduce_sum(per_example),
-            "correct": tf.reduce_sum(tf.cast(tf.equal(predicted, ys), tf.float32)),
+        return loss, sums | {
             "domain_loss_sum": tf.reduce_sum(per_domain),
             "domain_correct": tf.reduce_sum(tf.cast(domain_hit, tf.float32)),
-            "examples": tf.cast(n, tf.float32),
             "domain_examples": tf.cast(tf.size(is_source), tf.float32),
         }
 

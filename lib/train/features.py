@@ -53,30 +53,32 @@ class FeatureExtractor:
                          "features": tensor_to_column(features)})
 
 
-def cached_features(ds, native_shape, data_key: str, *, weights: str, image_size: int,
-                    feature_layer: str, precision: str, storage: str, actors: int):
-    """(Dataset of feature rows, feature shape): computed now, or read from a valid cache."""
+def cached_features(ds, native_shape, data_key: str, cache):
+    """(Dataset of feature rows, feature shape): computed now, or read from a valid cache.
+    `cache` is a lib.train.inputs.FeatureCache: the model, precision, storage and actors."""
     import ray
 
-    key = cache_key(weights, image_size, feature_layer, precision, data_key)
-    fs, root = filesystem_for(storage)
-    cache = f"{root}/feature-cache/{key}"
-    manifest = read_manifest(fs, cache)
+    key = cache_key(cache.weights, cache.image_size, cache.feature_layer, cache.precision,
+                    data_key)
+    fs, root = filesystem_for(cache.storage)
+    directory = f"{root}/feature-cache/{key}"
+    manifest = read_manifest(fs, directory)
     if manifest is None:
         staging = f"{root}/feature-cache/.staging-{uuid.uuid4().hex[:8]}"
         ds.map_batches(
-            FeatureExtractor, batch_size=BATCH, batch_format="pyarrow", concurrency=actors,
-            fn_constructor_kwargs={"weights": weights, "native_shape": tuple(native_shape),
-                                   "image_size": image_size, "feature_layer": feature_layer,
-                                   "precision": precision},
+            FeatureExtractor, batch_size=BATCH, batch_format="pyarrow", concurrency=cache.actors,
+            fn_constructor_kwargs={"weights": cache.weights, "native_shape": tuple(native_shape),
+                                   "image_size": cache.image_size,
+                                   "feature_layer": cache.feature_layer,
+                                   "precision": cache.precision},
         ).write_parquet(staging, filesystem=fs)
-        manifest = {"key": key, "weights": weights, "image_size": image_size,
-                    "feature_layer": feature_layer, "precision": precision,
+        manifest = {"key": key, "weights": cache.weights, "image_size": cache.image_size,
+                    "feature_layer": cache.feature_layer, "precision": cache.precision,
                     "data_key": data_key,
-                    "feature_shape": list(feature_shape(image_size, feature_layer))}
-        fs.create_dir(cache, recursive=True)
-        commit_dataset(fs, cache, staging, manifest)
-    files = list_parquet_files(fs, cache)
+                    "feature_shape": list(feature_shape(cache.image_size, cache.feature_layer))}
+        fs.create_dir(directory, recursive=True)
+        commit_dataset(fs, directory, staging, manifest)
+    files = list_parquet_files(fs, directory)
     return ray.data.read_parquet(files, filesystem=fs), tuple(manifest["feature_shape"])
 
 

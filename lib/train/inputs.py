@@ -29,10 +29,7 @@ def worker_dataset(images, *, with_labels: bool, cache: FeatureCache | None):
         return model_ready(ds, shape, with_labels=with_labels).materialize(), shape, None
     from lib.train.features import cached_features, to_feature_batch
 
-    features, feature_shape = cached_features(
-        ds, shape, images.identity(), weights=cache.weights, image_size=cache.image_size,
-        feature_layer=cache.feature_layer, precision=cache.precision, storage=cache.storage,
-        actors=cache.actors)
+    features, feature_shape = cached_features(ds, shape, images.identity(), cache)
     # Materialized: feature rows are small, and every later use (the workers' split, samples,
     # evaluation) then reads object-store blocks instead of re-running the pipeline.
     return features.map_batches(to_feature_batch, batch_format="pyarrow",
