@@ -231,6 +231,9 @@ class AdaptOptions:
     selection_samples: int = option(
         1000, "Source and target training images scored each epoch for SND and the proxy "
               "A-distance (target labels unused).", min=10)
+    embedding_samples: int = option(
+        200, "Of those, how many per domain have their features saved before training and "
+             "each epoch, for the report's embedding figure (0: none).", min=0)
 
 
 @dataclass(frozen=True)

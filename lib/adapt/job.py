@@ -75,6 +75,7 @@ def adapt(config: AdaptConfig) -> dict:
             threads=scaling.cpus_per_worker,
             collective_timeout_s=config.failure.collective_timeout_s,
             class_names=inputs.source.class_names,
+            embedding_samples=config.adapt.embedding_samples,
             eval_splits=tuple((name, f"{images.uri}" + (f" [{images.shift}]" if images.shift
                                                          else ""))
                               for name, images in inputs.evaluated().items()),

@@ -20,6 +20,7 @@ class Verdict:
     criteria: dict          # snd, dev: label-free, one number each
     scores: dict            # split name -> score_logits(...)
     distance: dict          # a domain_distance row
+    embeddings: list[dict]  # embeddings rows
     class_names: tuple[str, ...]
 
     def evals(self, eval_splits) -> list[dict]:
@@ -32,7 +33,7 @@ class EpochJudge:
     """`shards`: the unsplit Ray Train datasets rank 0 reads: source_sample and
     target_sample (training images, target without labels), and the evaluation splits."""
 
-    def __init__(self, nets, shards: dict, class_names, in_memory: bool):
+    def __init__(self, nets, shards: dict, class_names, in_memory: bool, embedding_samples: int):
         import tensorflow as tf
 
         self.samples = {name: InMemoryShard(shards.pop(name))
@@ -40,6 +41,7 @@ class EpochJudge:
         self.eval_splits = {name: InMemoryShard(s) if in_memory else s
                             for name, s in shards.items()}
         self.class_names = tuple(class_names)
+        self.embedding_samples = embedding_samples
 
         @tf.function
         def embed(x):
@@ -66,16 +68,31 @@ class EpochJudge:
         return (np.concatenate(features), np.concatenate(logits),
                 np.concatenate(labels) if labels else None)
 
-    def backbone_distance(self) -> dict:
-        """Proxy A-distance of the backbone's features (before any adaptation)."""
+    def _embedding_rows(self, epoch: int, representation: str, source, source_labels,
+                        target) -> list[dict]:
+        n = self.embedding_samples
+        return [{"epoch": epoch, "representation": representation, "domain": domain,
+                 "label": None if labels is None else int(labels[i]),
+                 "features": features[i].reshape(-1).astype(np.float32)}
+                for domain, features, labels in (("source", source, source_labels),
+                                                 ("target", target, None))
+                for i in range(min(n, len(features)))]
+
+    def start(self) -> tuple[dict, list[dict]]:
+        """The backbone's features before any adaptation: their proxy A-distance (a
+        domain_distance row) and the embedding sample."""
         source, target = (np.concatenate([self.backbone(b["x"]).numpy()
                                           for b in self.samples[n].batches(EVAL_BATCH)])
                           for n in ("source_sample", "target_sample"))
-        return {"epoch": -1, "representation": "backbone", "samples": len(source) + len(target),
-                "proxy_a_distance": proxy_a_distance(source, target)}
+        source_labels = np.concatenate([b["label"] for b in
+                                        self.samples["source_sample"].batches(EVAL_BATCH)])
+        distance = {"epoch": -1, "representation": "backbone",
+                    "samples": len(source) + len(target),
+                    "proxy_a_distance": proxy_a_distance(source, target)}
+        return distance, self._embedding_rows(-1, "backbone", source, source_labels, target)
 
     def judge(self, epoch: int) -> Verdict:
-        source_z, _, _ = self._embed(self.samples["source_sample"])
+        source_z, _, source_labels = self._embed(self.samples["source_sample"])
         target_z, target_logits, _ = self._embed(self.samples["target_sample"])
         scores, dev = {}, None
         for name, split in self.eval_splits.items():
@@ -91,4 +108,6 @@ class EpochJudge:
             distance={"epoch": epoch, "representation": "bottleneck",
                       "samples": len(source_z) + len(target_z),
                       "proxy_a_distance": proxy_a_distance(source_z, target_z)},
+            embeddings=self._embedding_rows(epoch, "bottleneck", source_z, source_labels,
+                                            target_z),
             class_names=self.class_names)

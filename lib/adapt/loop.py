@@ -39,6 +39,7 @@ class AdaptPlan:
     threads: int
     collective_timeout_s: float
     class_names: tuple[str, ...]
+    embedding_samples: int          # per domain, saved for the report's embedding figure
     eval_splits: tuple[tuple[str, str], ...]  # (dataset name in Ray Train, what it is)
 
 
@@ -98,9 +99,13 @@ def adapt_worker(config: dict) -> None:
         store = MetricsStore(ident.storage, ident.run)
         judge = EpochJudge(nets, {name: ray.train.get_dataset_shard(name)
                                   for name in (*SAMPLE_SPLITS, *(n for n, _ in plan.eval_splits))},
-                           plan.class_names, in_memory=cached)
+                           plan.class_names, in_memory=cached,
+                           embedding_samples=plan.embedding_samples)
         if start_epoch == 0:  # the backbone's own domain gap: what adaptation starts from
-            store.write("domain_distance", [row_id | judge.backbone_distance()], epoch=-1)
+            distance, embeddings = judge.start()
+            store.write("domain_distance", [row_id | distance], epoch=-1)
+            if embeddings:
+                store.write("embeddings", [row_id | r for r in embeddings], epoch=-1)
 
     for epoch in range(start_epoch, plan.epochs):
         started = time.perf_counter()
@@ -153,6 +158,8 @@ def adapt_worker(config: dict) -> None:
             store.write("evals", [row_id | r for r in verdict.evals(plan.eval_splits)],
                         epoch=epoch)
             store.write("domain_distance", [row_id | verdict.distance], epoch=epoch)
+            if verdict.embeddings:
+                store.write("embeddings", [row_id | r for r in verdict.embeddings], epoch=epoch)
             with checkpoint.saved(nets.whole, optimizer, epoch) as saved:
                 ray.train.report(metrics | verdict.criteria, checkpoint=saved)
         else:

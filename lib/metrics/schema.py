@@ -87,6 +87,16 @@ SELECTION = _schema("selection", [
     ("target_test_accuracy", pa.float64()),
 ])
 
+# A few source and target training images' features, for the report's embedding figure.
+EMBEDDINGS = _schema("embeddings", [
+    *_IDENTITY,
+    ("epoch", pa.int32()),            # -1: before training
+    ("representation", pa.string()),  # backbone (flattened) or bottleneck
+    ("domain", pa.string()),          # source or target
+    ("label", pa.int32()),            # source class; null for target (its labels are not read)
+    ("features", pa.list_(pa.float32())),
+])
+
 BENCH = _schema("bench", [
     ("run", pa.string()),
     ("machine", pa.string()),         # hostname, CPU model, cores
@@ -104,4 +114,4 @@ BENCH = _schema("bench", [
 ])
 
 TABLES = {s.metadata[b"raydapt.table"].decode(): s
-          for s in (EPOCHS, EVALS, RUNS, DOMAIN_DISTANCE, SELECTION, BENCH)}
+          for s in (EPOCHS, EVALS, RUNS, DOMAIN_DISTANCE, SELECTION, EMBEDDINGS, BENCH)}

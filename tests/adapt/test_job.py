@@ -28,7 +28,7 @@ def small(cifar_jpeg, storage, run, *, method="dann", workers=1, backbone=None, 
         target_test=f"folder:{cifar_jpeg}/test", eval_limit_per_class=4,
         selection=SelectionConfig(limit_per_class=8, seed=2),
         model=backbone or BackboneConfig(weights="hed", feature_layer="block4_pool"),
-        adapt=AdaptOptions(method=method, selection_samples=30),
+        adapt=AdaptOptions(method=method, selection_samples=30, embedding_samples=12),
         optim=AdaptOptimConfig(epochs=epochs, batch_size=8),
         scaling=ScalingOptions(workers=workers),
         run=RunOptions(storage=str(storage), run_name=run))
@@ -58,6 +58,17 @@ def test_dann_with_two_workers_training_part_of_the_backbone(cifar_jpeg, tmp_pat
     distances = store.read("domain_distance").to_pylist()
     assert sorted((d["epoch"], d["representation"]) for d in distances) == [
         (-1, "backbone"), (0, "bottleneck"), (1, "bottleneck")]
+    embeddings = store.read("embeddings").to_pylist()
+    counts = {}
+    for e in embeddings:
+        key = (e["epoch"], e["representation"], e["domain"])
+        counts[key] = counts.get(key, 0) + 1
+        assert (e["label"] is None) == (e["domain"] == "target")  # target labels unread
+    assert counts == {(epoch, rep, domain): 12 for epoch, rep in
+                      ((-1, "backbone"), (0, "bottleneck"), (1, "bottleneck"))
+                      for domain in ("source", "target")}
+    sizes = {(e["representation"], len(e["features"])) for e in embeddings}
+    assert sizes == {("backbone", 4 * 4 * 256), ("bottleneck", 256)}  # block3_pool at 32x32
     selection = store.read("selection").to_pylist()
     assert [s["criterion"] for s in selection] == CRITERIA == list(picks)
     assert all(s["epoch"] in (0, 1) for s in selection)
