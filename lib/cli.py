@@ -34,7 +34,8 @@ def _checker(check):
     def callback(value):
         if value is not None and check is not None:
             try:
-                check(value)
+                for item in value if isinstance(value, list) else [value]:
+                    check(item)
             except ValueError as e:
                 raise typer.BadParameter(str(e)) from None
         return value
@@ -61,18 +62,21 @@ def command(cls, run: Callable[[Any], Any]) -> Callable[..., None]:
     for path, f, panel, hint in _leaves(cls):
         name = path[-1]
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        flag = f"--{name.replace('_', '-')}"
-        if hint is bool:  # a switch that defaults to on must be able to turn off
-            flag = f"{flag}/--no-{name.replace('_', '-')}"
-        opt = typer.Option(
-            flag,
-            help=f.metadata["help"], rich_help_panel=panel, min=f.metadata.get("min"),
-            callback=_checker(f.metadata.get("check")), show_default=not required,
-        )
-        annotations[name] = Annotated[hint, opt]
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING \
+            else f.default
+        common = {"help": f.metadata["help"], "rich_help_panel": panel,
+                  "callback": _checker(f.metadata.get("check")), "show_default": not required}
+        if f.metadata.get("argument"):
+            param = typer.Argument(metavar=name.upper(), **common)
+        else:
+            flag = f"--{name.replace('_', '-')}"
+            if hint is bool:  # a switch that defaults to on must be able to turn off
+                flag = f"{flag}/--no-{name.replace('_', '-')}"
+            param = typer.Option(flag, min=f.metadata.get("min"), **common)
+        annotations[name] = Annotated[hint, param]
         params.append(inspect.Parameter(
             name, inspect.Parameter.KEYWORD_ONLY, annotation=annotations[name],
-            default=inspect.Parameter.empty if required else f.default))
+            default=inspect.Parameter.empty if required else default))
         paths[name] = path
 
     def invoke(**kwargs) -> None:

@@ -14,11 +14,14 @@ REQUIRED = object()
 
 
 def option(default: Any, help: str, *, check: Callable[[Any], Any] | None = None,
-           min: int | None = None) -> Any:
-    """A config field and its CLI help; `check` raises ValueError on a bad value."""
-    meta = {"help": help, "check": check, "min": min}
+           min: int | None = None, argument: bool = False) -> Any:
+    """A config field and its CLI help; `check` raises ValueError on a bad value (on each
+    item of a list). `argument`: positional on the command line instead of an --option."""
+    meta = {"help": help, "check": check, "min": min, "argument": argument}
     if default is REQUIRED:
         return field(metadata=meta)
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)
 
 

@@ -45,3 +45,32 @@ def test_bool_defaulting_to_true_can_be_turned_off():
 def test_bounds_are_enforced():
     result, seen = run("--count", "0")
     assert result.exit_code == 2 and not seen
+
+
+def _refuse_bad(place: str) -> None:
+    if place == "bad":
+        raise ValueError("bad place")
+
+
+@dataclass(frozen=True)
+class WithArgument:
+    places: list[str] = option(["here"], "Where.", argument=True, check=_refuse_bad)
+    loud: bool = option(False, "Shout.")
+
+
+def run_with_argument(*args):
+    seen = []
+    app = typer.Typer()
+    app.command("go")(command(WithArgument, seen.append))
+    app.command("other")(lambda: None)
+    return CliRunner().invoke(app, ["go", *args]), seen
+
+
+def test_positional_list_with_default_and_per_item_check():
+    result, seen = run_with_argument()
+    assert result.exit_code == 0, result.output
+    assert seen == [WithArgument(places=["here"], loud=False)]
+    result, seen = run_with_argument("a", "b", "--loud")
+    assert seen == [WithArgument(places=["a", "b"], loud=True)]
+    result, seen = run_with_argument("a", "bad")
+    assert result.exit_code == 2 and not seen and "bad place" in result.output
