@@ -5,13 +5,14 @@ function taking it; this table is the only place that pairs them."""
 import typer
 
 from lib.cli import command, lazy, run_app
-from lib.config import AdaptConfig, BenchConfig, FinetuneConfig, PrepareConfig
+from lib.config import AdaptConfig, BenchConfig, FinetuneConfig, PrepareConfig, ReportConfig
 
 JOBS = {
     "prepare": (PrepareConfig, "lib.prepare:prepare"),
     "finetune": (FinetuneConfig, "lib.finetune:finetune"),
     "adapt": (AdaptConfig, "lib.adapt.job:adapt"),
     "bench": (BenchConfig, "lib.bench:bench"),
+    "report": (ReportConfig, "lib.report.job:report"),
 }
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False)

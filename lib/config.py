@@ -29,6 +29,14 @@ def group(cls, title: str) -> Any:
     return field(default_factory=cls, metadata={"group": title})
 
 
+def _one_of(flag: str, choices: tuple[str, ...]) -> Callable[[str], None]:
+    def check(text: str) -> None:
+        if text not in choices:
+            raise ValueError(f"{flag} {text!r}: use one of {', '.join(choices)}")
+
+    return check
+
+
 def _check_uri(text: str) -> None:
     from lib.data.uri import parse_uri
 
@@ -87,11 +95,6 @@ def _check_layer(text: str) -> None:
     check_feature_layer(text)
 
 
-def _check_precision(text: str) -> None:
-    if text not in ("fp32", "bf16"):
-        raise ValueError(f"--precision {text!r}: use fp32 or bf16")
-
-
 @dataclass(frozen=True)
 class BackboneConfig:
     weights: str = option("imagenet", "Backbone weights: imagenet (Keras download, cached under "
@@ -116,7 +119,8 @@ class OptimConfig:
     epochs: int = option(10, "Epochs.", min=1)
     batch_size: int = option(32, "Batch per replica; the global batch is this x replicas.", min=1)
     learning_rate: float = option(1e-3, "Adam learning rate.")
-    precision: str = option("fp32", "fp32, or bf16 (mixed_bfloat16).", check=_check_precision)
+    precision: str = option("fp32", "fp32, or bf16 (mixed_bfloat16).",
+                            check=_one_of("--precision", ("fp32", "bf16")))
 
 
 @dataclass(frozen=True)
@@ -267,3 +271,51 @@ class AdaptConfig:
     scaling: ScalingOptions = group(ScalingOptions, "Scaling")
     run: RunOptions = group(RunOptions, "Run")
     failure: FailureOptions = group(FailureOptions, "Failures")
+
+
+REPORT_FORMATS = ("table", "csv", "json", "markdown")
+SELECTION_RULES = ("last", "source_val", "dev", "snd", "oracle_target_test")
+SEED_MODES = ("each", "mean")
+
+
+@dataclass(frozen=True)
+class ReportFilters:
+    job: str | None = option(None, "Only runs of this job: finetune, adapt (bench: the bench "
+                                   "table instead of the run summary).")
+    method: str | None = option(None, "Only this method: dann, source-only, oracle, finetune.")
+    shift: str | None = option(None, "Only runs with this --target-shift, e.g. fog@4.")
+    status: str | None = option(None, "Only runs with this status: running, completed, failed, "
+                                      "stopped.")
+    match: str | None = option(None, "Only runs whose name matches this glob, e.g. 'dann-*'.")
+
+
+@dataclass(frozen=True)
+class ReportOutput:
+    format: str = option("table", "Summary on stdout as table, csv, json or markdown.",
+                         check=_one_of("--format", REPORT_FORMATS))
+    plots: str | None = option(None, "Write PNG figures of each reported run into this "
+                                     "directory: curves, confusion matrix, embedding (adapt).")
+    html: str | None = option(None, "Write one self-contained HTML page: the table and the "
+                                    "figures.")
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """Read runs' Parquet metrics: a summary of every run, one run in depth (--run),
+    figures (--plots) and a page (--html)."""
+
+    locations: list[str] = option(["./runs"], "Storage directories (holding runs) or run "
+                                              "directories; local paths or pyarrow URIs.",
+                                  argument=True)
+    run: str | None = option(None, "Show this run in depth: per-epoch metrics, selection, "
+                                   "per-class accuracy, confusion matrices, config.")
+    selection: str = option(
+        "source_val", "The epoch an adapt run reports, by the criterion that picks it: last, "
+                      "source_val, dev, snd (label-free) or oracle_target_test (reads target "
+                      "labels). Finetune runs report their last epoch.",
+        check=_one_of("--selection", SELECTION_RULES))
+    seeds: str = option("each", "each: a row per run; mean: runs that differ only in --seed "
+                                "become one row with mean and standard deviation.",
+                        check=_one_of("--seeds", SEED_MODES))
+    filters: ReportFilters = group(ReportFilters, "Filters")
+    output: ReportOutput = group(ReportOutput, "Output")

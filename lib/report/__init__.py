@@ -1,0 +1,1 @@
+"""`raydapt report`: runs' Parquet metrics into tables, figures and a page."""

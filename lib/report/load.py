@@ -1,0 +1,119 @@
+"""Finding runs and reading their metrics tables across storages and sweeps.
+
+Each table is read as one pyarrow dataset per storage, in today's schema: columns added
+since a file was written read as nulls. A file that is not Parquet, is cut short, or
+comes from a newer schema version is named in a warning and left out, so one broken
+file does not hide a sweep. Temp files of a run in progress (dot-names) are never listed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from lib.data.layout import filesystem_for
+from lib.errors import NoInputError, name_some
+from lib.metrics.schema import SCHEMA_VERSION, TABLES
+from lib.metrics.store import MetricsStore
+
+
+@dataclass(frozen=True)
+class RunDir:
+    name: str
+    store: MetricsStore
+
+
+def _split(location: str) -> tuple[str, str]:
+    """(storage, run name) of a run directory's location."""
+    parent, _, name = location.rstrip("/").rpartition("/")
+    return (parent or ".", name)
+
+
+def _is_dir(fs: pafs.FileSystem, path: str) -> bool:
+    return fs.get_file_info(path).type == pafs.FileType.Directory
+
+
+def find_runs(locations: list[str]) -> tuple[list[RunDir], list[str]]:
+    """Runs under each location (a storage) or the location itself (a run directory)."""
+    runs, warnings, seen = [], [], {}
+    for location in locations:
+        fs, root = filesystem_for(location)
+        if not _is_dir(fs, root):
+            kind = fs.get_file_info(root).type
+            raise NoInputError(f"{location}: " + ("no such directory"
+                                                  if kind == pafs.FileType.NotFound
+                                                  else "not a directory"))
+        if _is_dir(fs, f"{root}/metrics"):
+            places = [_split(location)]
+        else:
+            children = fs.get_file_info(pafs.FileSelector(root))
+            places = sorted((location, c.base_name) for c in children
+                            if c.type == pafs.FileType.Directory
+                            and _is_dir(fs, f"{c.path}/metrics"))
+        for storage, name in places:
+            if name in seen:
+                warnings.append(f"run {name} in {storage} left out: already read from "
+                                f"{seen[name]}")
+                continue
+            seen[name] = storage
+            runs.append(RunDir(name, MetricsStore(storage, name)))
+    if not runs:
+        raise NoInputError(f"no runs in {name_some(locations)} (a run is a directory "
+                           f"holding metrics/*.parquet)")
+    return runs, warnings
+
+
+def _unreadable(fs: pafs.FileSystem, path: str, table: str) -> str | None:
+    """Why a metrics file cannot be read, or None."""
+    try:
+        schema = pq.read_schema(path, filesystem=fs)
+    except (pa.ArrowInvalid, OSError) as e:
+        return f"not a readable Parquet file ({str(e).splitlines()[0][:120]})"
+    meta = schema.metadata or {}
+    if meta.get(b"raydapt.table", b"").decode() != table:
+        return "not a raydapt metrics file of this table"
+    version = int(meta[b"raydapt.schema_version"])
+    if version > SCHEMA_VERSION:
+        return (f"schema version {version} is newer than this raydapt's ({SCHEMA_VERSION}); "
+                f"upgrade raydapt to read it")
+    return None
+
+
+@dataclass
+class Metrics:
+    runs: list[RunDir]
+    warnings: list[str] = field(default_factory=list)
+    _files: dict = field(default_factory=dict)
+
+    def _readable(self, table: str) -> list[tuple[pafs.FileSystem, list[str]]]:
+        """Readable files of a table, grouped by storage; checked once per table."""
+        if table not in self._files:
+            groups: dict[int, tuple[pafs.FileSystem, list[str]]] = {}
+            for run in self.runs:
+                fs = run.store.fs
+                for path in run.store.files(table):
+                    problem = _unreadable(fs, path, table)
+                    if problem:
+                        self.warnings.append(f"skipped {path}: {problem}")
+                    else:
+                        groups.setdefault(id(fs), (fs, []))[1].append(path)
+            self._files[table] = list(groups.values())
+        return self._files[table]
+
+    def read(self, table: str, where: ds.Expression | None = None) -> pa.Table:
+        """A table over every run found, in today's schema; `where` filters rows while
+        reading (e.g. one run's embeddings without the rest of the sweep's)."""
+        schema = TABLES[table]
+        parts = [ds.dataset(files, schema=schema, format="parquet", filesystem=fs)
+                 .to_table(filter=where)
+                 for fs, files in self._readable(table)]
+        return pa.concat_tables(parts) if parts else schema.empty_table()
+
+
+def read_metrics(locations: list[str]) -> Metrics:
+    runs, warnings = find_runs(locations)
+    return Metrics(runs, warnings)

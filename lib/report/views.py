@@ -1,0 +1,164 @@
+"""What each report shows people: the summary (per run or per seed group), the bench
+table, and one run in depth. Builds TextTables; lib/report/render.py prints them."""
+
+from __future__ import annotations
+
+import json
+
+from lib.report.render import TextTable, duration, number, percent, points, spread
+from lib.report.summary import RunTables
+
+
+def _caption(rule: str) -> str:
+    return (f"Accuracy (%) at the epoch picked by {rule} (adapt runs; finetune: the last epoch)."
+            " gain: target accuracy over the source-only run of the same experiment and seed,"
+            " in points. A-dist: proxy A-distance of source vs target training images,"
+            " backbone features before training > adapted features at the picked epoch."
+            " * oracle: trained on target labels, the ceiling, not a result.")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _method(row: dict) -> str:
+    return f"{row['method']}*" if row["oracle"] else str(row["method"])
+
+
+def _model(row: dict) -> str:
+    return " ".join(str(row[k]) for k in ("weights", "feature_layer", "trainable"))
+
+
+def _change(before: str, after: str) -> str:
+    return "-" if before == after == "-" else f"{before} > {after}"
+
+
+def summary_table(rows: list[dict], rule: str) -> TextTable:
+    headers = ["run", "job", "method", "shift", "model", "workers", "epochs", "status",
+               "source acc", f"target acc ({rule})", "gain", "A-dist", "img/s", "wall"]
+    body = [[r["run"], str(r["job"]), _method(r), r["shift"] or "-", _model(r),
+             str(r["workers"]), f"{r['epochs']}/{r['epochs_planned']}", r["status"],
+             percent(r["source_accuracy"]),
+             percent(r["target_accuracy"]) + (f" (e{r['selected_epoch']})"
+                                              if r["target_accuracy"] is not None else ""),
+             points(r["gain"]),
+             _change(number(r["a_distance_before"]), number(r["a_distance_after"])),
+             number(r["images_per_s"], 0), duration(r["wall_seconds"])] for r in rows]
+    return TextTable(_count(len(rows), "run"), headers, body, _caption(rule))
+
+
+def group_table(groups: list[dict], rule: str) -> TextTable:
+    headers = ["job", "method", "shift", "model", "workers", "seeds", "status", "source acc",
+               f"target acc ({rule})", "gain", "A-dist", "img/s", "wall"]
+
+    def cell(g, measure, show):
+        return spread(g[f"{measure}_mean"], g[f"{measure}_std"], show)
+
+    body = [[str(g["job"]), _method(g), g["shift"] or "-", _model(g), str(g["workers"]),
+             g["seeds"], g["status"], cell(g, "source_accuracy", percent),
+             cell(g, "target_accuracy", percent), cell(g, "gain", points),
+             _change(cell(g, "a_distance_before", number), cell(g, "a_distance_after", number)),
+             cell(g, "images_per_s", lambda x: number(x, 0)),
+             cell(g, "wall_seconds", duration)] for g in groups]
+    return TextTable(f"{_count(len(groups), 'experiment')}, mean ± sample std over seeds",
+                     headers, body,
+                     _caption(rule))
+
+
+def bench_table(rows: list[dict]) -> TextTable:
+    headers = ["run", "name", "precision", "workers", "batch", "img/s", "GFLOP/s", "peak",
+               "MFU", "seconds", "note"]
+    body = [[r["run"], r["name"], r["precision"], str(r["workers"]), str(r["batch_size"]),
+             number(r["images_per_s"], 1), number(r["achieved_gflops"], 0),
+             number(r["peak_gflops"], 0), number(r["mfu"]), number(r["seconds"], 1),
+             r["note"] or ""] for r in rows]
+    machines = sorted({r["machine"] for r in rows})
+    return TextTable(_count(len(rows), "bench measurement"), headers, body,
+                     "Machine: " + "; ".join(machines) if machines else "")
+
+
+EPOCH_FIELDS = ("epoch", "loss", "accuracy", "domain_loss", "domain_accuracy", "grl_lambda",
+                "learning_rate", "snd", "dev", "images_per_s", "epoch_seconds")
+
+
+def splits(run: RunTables) -> list[str]:
+    return sorted({e["split"] for e in run.evals})
+
+
+def epoch_rows(run: RunTables) -> tuple[list[dict], list[str]]:
+    """Per-epoch rows joined with each split's accuracy and the A-distance: the csv/json
+    form of --run. Columns: EPOCH_FIELDS, accuracy_<split> per split, a_distance."""
+    names = splits(run)
+    rows = []
+    for e in run.epochs:
+        row = {k: e[k] for k in EPOCH_FIELDS}
+        for split in names:
+            row[f"accuracy_{split}"] = next((v["accuracy"] for v in run.evals
+                                             if v["epoch"] == e["epoch"] and v["split"] == split),
+                                            None)
+        row["a_distance"] = next((d["proxy_a_distance"] for d in run.distances
+                                  if d["epoch"] == e["epoch"]), None)
+        rows.append(row)
+    return rows, [*EPOCH_FIELDS, *(f"accuracy_{s}" for s in names), "a_distance"]
+
+
+def _flatten(config: dict, prefix: str = "") -> list[tuple[str, str]]:
+    out = []
+    for key, value in config.items():
+        if isinstance(value, dict):
+            out += _flatten(value, f"{prefix}{key}.")
+        else:
+            out.append((f"{prefix}{key}", json.dumps(value)))
+    return out
+
+
+def run_detail(run: RunTables, rule: str) -> list[TextTable]:
+    record = run.record or {}
+    pick = run.picked(rule) or {}
+    picked = pick.get("epoch")
+    about = [("job", str(run.job)), ("status", record.get("status", "unknown")),
+             ("message", record.get("message") or "-"),
+             ("oracle (read target labels)", str(record.get("reads_target_labels"))),
+             ("started", str(record.get("started"))),
+             ("wall", duration(record.get("wall_seconds"))),
+             ("workers x replicas", f"{record.get('workers')} x {record.get('replicas')}"),
+             ("git commit", str(record.get("git_commit"))),
+             ("reported epoch", f"{picked} ({pick.get('rule')})")]
+    tables = [TextTable(f"Run {run.name}", ["", ""], [list(p) for p in about])]
+
+    rows, columns = epoch_rows(run)
+    show = {"loss": number, "domain_loss": number, "grl_lambda": number, "snd": number,
+            "dev": number, "a_distance": number, "learning_rate": lambda x: number(x, 6),
+            "images_per_s": lambda x: number(x, 0), "epoch_seconds": lambda x: number(x, 1)}
+    kept = [c for c in columns if any(r[c] is not None for r in rows)]
+    tables.append(TextTable(
+        "Epochs", kept,
+        [[(f"{r['epoch']}*" if r["epoch"] == picked else str(r["epoch"])) if c == "epoch"
+          else show.get(c, percent)(r[c]) for c in kept] for r in rows],
+        "accuracy columns in %; * the reported epoch"))
+
+    if run.selection:
+        tables.append(TextTable(
+            "Selection", ["criterion", "label-free", "epoch", "value", "source val acc",
+                          "target test acc"],
+            [[s["criterion"], str(s["label_free"]), str(s["epoch"]), number(s["criterion_value"], 4),
+              percent(s["source_val_accuracy"]), percent(s["target_test_accuracy"])]
+             for s in run.selection]))
+
+    at_pick = {e["split"]: e for e in run.evals if e["epoch"] == picked}
+    if at_pick:
+        names = sorted(at_pick)
+        classes = at_pick[names[0]]["class_names"]
+        tables.append(TextTable(
+            f"Per-class accuracy (%), epoch {picked}", ["class", *names],
+            [[c, *(percent(at_pick[s]["per_class_accuracy"][i]) for s in names)]
+             for i, c in enumerate(classes)]))
+        for split in names:
+            e = at_pick[split]
+            short = [c[:5] for c in e["class_names"]]
+            tables.append(TextTable(
+                f"Confusion, {split} ({e['dataset']}), epoch {picked}", ["true \\ predicted", *short],
+                [[c, *map(str, counts)] for c, counts in zip(e["class_names"], e["confusion"])]))
+    tables.append(TextTable("Config", ["field", "value"], [list(p) for p in
+                                                           _flatten(run.config)]))
+    return tables
