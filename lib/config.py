@@ -247,10 +247,10 @@ class AdaptOptions:
 class AdaptConfig:
     """Domain adaptation: labelled source, unlabelled target, label-free epoch selection."""
 
-    target: str = option(REQUIRED, "Target training data URI. Its labels are never read, except "
-                                   "by --method oracle. The same dataset as --source is split: "
-                                   "source and target get disjoint halves of each class.",
-                         check=_check_uri)
+    target: str | None = option(
+        None, "Target training data URI (required unless --resume). Its labels are never "
+              "read, except by --method oracle. The same dataset as --source is split: "
+              "source and target get disjoint halves of each class.", check=_check_uri)
     source: str = option("cifar10:train", "Labelled source training data URI.", check=_check_uri)
     target_shift: str | None = option(
         None, "Corrupt --target and --target-test: NAME@SEVERITY, e.g. fog@4.", check=_check_shift)

@@ -1,6 +1,7 @@
 """Errors a user can fix, each with the exit code the CLI ends with.
 
-Codes follow sysexits(3) so scripts can tell bad data from a missing path:
+Codes follow sysexits(3) so scripts can tell bad data from a missing path (2 is a
+usage error):
 65 (EX_DATAERR) the input exists but is wrong; 66 (EX_NOINPUT) it does not exist
 or is empty; 73 (EX_CANTCREAT) the output cannot be created as asked. Typer
 itself ends bad command-line usage with 2.
@@ -11,6 +12,12 @@ class RaydaptError(Exception):
     """A failure the user can act on: printed as one line, no traceback."""
 
     exit_code = 1
+
+
+class UsageError(RaydaptError):
+    """A command line that cannot work, found after parsing: exit 2, like Typer's own."""
+
+    exit_code = 2
 
 
 class DataError(RaydaptError):

@@ -10,6 +10,7 @@ from lib.adapt.methods import get_method
 from lib.adapt.networks import NetworkPlan
 from lib.adapt.selection import select_epochs
 from lib.config import AdaptConfig
+from lib.errors import UsageError
 from lib.metrics.runs import RunRecord
 from lib.metrics.store import MetricsStore
 from lib.models import parse_trainable, weights_identity
@@ -32,6 +33,8 @@ JOB = "adapt"
 def adapt(config: AdaptConfig) -> dict:
     """Train, write the run's Parquet tables (selection included); return the selection
     rows by criterion."""
+    if config.target is None and not config.run.resume:
+        raise UsageError("Missing option '--target' (required unless --resume)")
     config = resolve_run(config, JOB)
     method = get_method(config.adapt.method)
     sel, backbone, optim, scaling = config.selection, config.model, config.optim, config.scaling

@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import signal
 from dataclasses import asdict, replace
 
 from lib.errors import DataError, NoInputError, RaydaptError
@@ -16,6 +17,12 @@ class TrainingFailed(RaydaptError):
     """Training itself failed (after Ray Train's retries): exit 1 with Ray's reason."""
 
     exit_code = 1
+
+
+class RunStopped(RaydaptError):
+    """SIGTERM (what `ray job stop` sends): the run is recorded as stopped, resumable."""
+
+    exit_code = 143  # 128 + SIGTERM, as a shell reports a process ended by it
 
 
 def resolve_storage(storage: str) -> str:
@@ -82,15 +89,43 @@ def check_enough_rows(num_rows: int, scaling, batch_size: int, what: str) -> Non
 
 
 @contextlib.contextmanager
+def _stop_on_sigterm(seen: list):
+    """SIGTERM interrupts the driver like Ctrl-C instead of Ray's sys.exit, so the record
+    can say "stopped". Raised as KeyboardInterrupt because Ray's blocking calls (fit waits
+    in ray.get) let only that, or SystemExit, out of a signal handler. Ray sends SIGKILL
+    3 s later (RAY_JOB_STOP_WAIT_TIME_S): one small file write fits; a second SIGTERM is
+    ignored so it cannot cut that write short."""
+    def stop(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        seen.append("SIGTERM")
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
 def recorded(record, store):
     """The run record around training: running (with the cluster's resources), then
-    completed, or failed with the reason on any error."""
+    completed, stopped (SIGTERM or Ctrl-C), or failed with the reason on any other error.
+    Metrics files are written by rename, so a stop mid-write leaves only an ignored
+    temp file."""
     import ray
 
     record.resources = ray.cluster_resources()
     record.write("running")
+    seen = []
     try:
-        yield
+        with _stop_on_sigterm(seen):
+            yield
+    except KeyboardInterrupt as e:
+        message = (f"stopped by {seen[0] if seen else 'an interrupt'}; continue with "
+                   f"--resume {record.identity['run']}")
+        record.write("stopped", len(store.files("epochs")), message=message)
+        raise RunStopped(message) from e
     except BaseException as e:
         record.write("failed", len(store.files("epochs")), message=str(e)[:2000])
         raise

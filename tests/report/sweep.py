@@ -3,12 +3,19 @@ select_epochs), with numbers chosen by the test so the report's arithmetic can b
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import asdict
 
 import numpy as np
 
 from lib.adapt.selection import select_epochs
-from lib.config import AdaptConfig, AdaptOptions, OptimConfig, RunOptions, SelectionConfig
+from lib.config import (
+    AdaptConfig,
+    AdaptOptimConfig,
+    AdaptOptions,
+    OptimConfig,
+    RunOptions,
+    SelectionConfig,
+)
 from lib.metrics.runs import RunRecord
 from lib.metrics.store import MetricsStore
 
@@ -36,7 +43,7 @@ def write_adapt_run(storage, name: str, method: str, seed: int, target_accuracy:
     config = AdaptConfig(target="folder:t", target_shift=shift,
                          selection=SelectionConfig(seed=seed),
                          adapt=AdaptOptions(method=method),
-                         optim=replace(AdaptConfig(target="x").optim, epochs=epochs),
+                         optim=AdaptOptimConfig(epochs=epochs),
                          run=RunOptions(storage=str(storage), run_name=name))
     store = MetricsStore(str(storage), name)
     oracle = method == "oracle"
