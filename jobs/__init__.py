@@ -1,11 +1,22 @@
 """raydapt's jobs: one Typer app (`raydapt`, `typer jobs run`); each job also runs as
 `python -m jobs.<name>` with the same options. A job is a config class and one lib
-function taking it; this table is the only place that pairs them."""
+function taking it; these tables are the only place that pairs them."""
 
 import typer
 
 from lib.cli import command, lazy, run_app
-from lib.config import AdaptConfig, BenchConfig, FinetuneConfig, PrepareConfig, ReportConfig
+from lib.config import (
+    AdaptConfig,
+    BenchConfig,
+    FinetuneConfig,
+    ListConfig,
+    LogsConfig,
+    PrepareConfig,
+    ReportConfig,
+    StopConfig,
+    SubmissionConfig,
+    SubmitConfig,
+)
 
 JOBS = {
     "prepare": (PrepareConfig, "lib.prepare:prepare"),
@@ -14,6 +25,16 @@ JOBS = {
     "bench": (BenchConfig, "lib.bench:bench"),
     "report": (ReportConfig, "lib.report.job:report"),
 }
+# Client commands talk to a cluster instead of running a job there.
+SUBMIT = (SubmitConfig, "lib.cluster.submit:submit")
+JOB_COMMANDS = {
+    "status": (SubmissionConfig, "lib.cluster.client:status"),
+    "logs": (LogsConfig, "lib.cluster.client:logs"),
+    "stop": (StopConfig, "lib.cluster.client:stop"),
+    "list": (ListConfig, "lib.cluster.client:list_jobs"),
+}
+# submit's own options end at JOB; everything after it, --options included, is the job's.
+SUBMIT_CONTEXT = {"allow_interspersed_args": False}
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False)
 
@@ -24,6 +45,13 @@ def _suite() -> None:
 
 for _name, (_config, _target) in JOBS.items():
     app.command(_name)(command(_config, lazy(_target)))
+app.command("submit", context_settings=SUBMIT_CONTEXT)(command(SUBMIT[0], lazy(SUBMIT[1])))
+
+job_app = typer.Typer(add_completion=False, no_args_is_help=True,
+                      help="Follow submitted jobs: status, logs, stop, list.")
+for _name, (_config, _target) in JOB_COMMANDS.items():
+    job_app.command(_name)(command(_config, lazy(_target)))
+app.add_typer(job_app, name="job")
 
 
 def main() -> None:
@@ -32,7 +60,8 @@ def main() -> None:
 
 def run_one(name: str) -> None:
     """Entry for `python -m jobs.<name>`: that job's options, no subcommand word."""
-    config, target = JOBS[name]
+    config, target = SUBMIT if name == "submit" else JOBS[name]
     single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    single.command(name)(command(config, lazy(target)))
+    single.command(name, context_settings=SUBMIT_CONTEXT if name == "submit" else None)(
+        command(config, lazy(target)))
     run_app(single)

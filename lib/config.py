@@ -319,3 +319,61 @@ class ReportConfig:
                         check=_one_of("--seeds", SEED_MODES))
     filters: ReportFilters = group(ReportFilters, "Filters")
     output: ReportOutput = group(ReportOutput, "Output")
+
+
+@dataclass(frozen=True)
+class ClusterOptions:
+    address: str | None = option(
+        None, "The cluster's job API, http://HEAD:8265; default RAY_ADDRESS, else "
+              "http://127.0.0.1:8265 (a local head). The token comes from RAY_AUTH_TOKEN, "
+              "RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token.")
+
+
+@dataclass(frozen=True)
+class SubmitConfig:
+    """Submit `python -m jobs.JOB [JOB OPTIONS]` to a Ray cluster with the project's runtime
+    environment. Options of submit go before JOB; everything after JOB is the job's own,
+    checked here by the job's CLI before anything is sent."""
+
+    job: str = option(REQUIRED, "The job: prepare, finetune, adapt, bench or report.",
+                      argument=True)
+    job_args: list[str] = option([], "The job's options, as `python -m jobs.JOB` takes them.",
+                                 argument=True)
+    wait: bool = option(True, "Follow the job's log and exit with its result: 0 succeeded, "
+                              "its driver's exit code if it failed, 143 if stopped. "
+                              "--no-wait prints the submission id and returns.")
+    submission_id: str | None = option(None, "Submission id; default: Ray's raysubmit_...")
+    install: bool = option(False, "Add pyproject.toml's dependencies to the runtime "
+                                  "environment, for a cluster whose Python lacks them.")
+    cluster: ClusterOptions = group(ClusterOptions, "Cluster")
+
+
+@dataclass(frozen=True)
+class SubmissionConfig:
+    """Show a submitted job's status, entrypoint and exit code."""
+
+    submission_id: str = option(REQUIRED, "Submission id (raydapt submit printed it).",
+                                argument=True)
+    cluster: ClusterOptions = group(ClusterOptions, "Cluster")
+
+
+@dataclass(frozen=True)
+class LogsConfig(SubmissionConfig):
+    """Print a submitted job's log."""
+
+    follow: bool = option(False, "Keep printing until the job ends.")
+
+
+@dataclass(frozen=True)
+class StopConfig(SubmissionConfig):
+    """Stop a submitted job: Ray sends its driver SIGTERM (the run is recorded as
+    stopped and can be resumed), then SIGKILL 3 s later."""
+
+    wait: bool = option(True, "Wait until the job has stopped.")
+
+
+@dataclass(frozen=True)
+class ListConfig:
+    """List the cluster's submitted jobs."""
+
+    cluster: ClusterOptions = group(ClusterOptions, "Cluster")

@@ -178,7 +178,13 @@ class ArraySource:
     def _keras_cifar10(self, image_size):
         import keras
 
-        (x_train, y_train), (x_test, y_test) = keras.datasets.cifar10.load_data()
+        try:
+            (x_train, y_train), (x_test, y_test) = keras.datasets.cifar10.load_data()
+        except Exception as e:  # Keras raises a bare Exception for a failed download
+            raise NoInputError(
+                f"{self.uri}: Keras could not load CIFAR-10 ({' '.join(str(e).split())[:200]}); "
+                f"without internet, pre-stage it under KERAS_HOME or use folder: or "
+                f"parquet:") from None
         if self.uri.split == "test":
             return x_test, y_test, CIFAR10_CLASSES, []
         return x_train, y_train, CIFAR10_CLASSES, []

@@ -127,6 +127,20 @@ def test_keras_cifar10_split(monkeypatch):
     assert len(ArraySource(parse_uri("cifar10"), image_size=32).labels) == 3
 
 
+def test_keras_cifar10_download_failure_is_one_clear_error(monkeypatch):
+    import keras
+
+    def offline():  # what Keras raises when the archive cannot be fetched
+        raise Exception("URL fetch failure on https://www.cs.toronto.edu/~kriz/"
+                        "cifar-10-python.tar.gz: None -- [Errno -2] Name or service not known")
+
+    monkeypatch.setattr(keras.datasets.cifar10, "load_data", offline)
+    with pytest.raises(NoInputError, match="cifar10:test: Keras could not load CIFAR-10 .*URL "
+                                           "fetch failure.*KERAS_HOME or use folder:") as e:
+        ArraySource(parse_uri("cifar10:test"), image_size=32)
+    assert e.value.exit_code == 66
+
+
 def test_parquet_source_rejects_foreign_files(tmp_path, small_folder, ray_local):
     from lib.config import PrepareConfig
     from lib.prepare import prepare
