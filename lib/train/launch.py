@@ -8,9 +8,10 @@ import hashlib
 import json
 import os
 import signal
+import sys
 from dataclasses import asdict, replace
 
-from lib.errors import DataError, NoInputError, RaydaptError
+from lib.errors import DataError, NoInputError, OutputError, RaydaptError
 
 
 class TrainingFailed(RaydaptError):
@@ -41,12 +42,27 @@ def config_hash(config) -> str:
 
 
 def save_config(storage: str, run: str, config) -> None:
+    """The run's first write, before Ray starts: storage that is read-only, full or not
+    ours fails here, once, instead of in every worker after training began."""
     from lib.data.layout import filesystem_for
 
     fs, root = filesystem_for(storage)
-    fs.create_dir(f"{root}/{run}", recursive=True)
-    with fs.open_output_stream(f"{root}/{run}/config.json") as f:
-        f.write(json.dumps(asdict(config), indent=2).encode())
+    try:
+        fs.create_dir(f"{root}/{run}", recursive=True)
+        with fs.open_output_stream(f"{root}/{run}/config.json") as f:
+            f.write(json.dumps(asdict(config), indent=2).encode())
+    except OSError as e:
+        raise OutputError(f"--storage {storage}: cannot write the run there "
+                          f"({os_reason(e)})") from None
+
+
+def os_reason(error: OSError) -> str:
+    """The system's reason (e.g. "Read-only file system"); pyarrow's filesystems carry
+    the errno only inside their message."""
+    import re
+
+    code = error.errno or next(iter(re.findall(r"\[errno (\d+)\]", str(error))), None)
+    return os.strerror(int(code)) if code else str(error).splitlines()[0]
 
 
 def load_config(storage: str, run: str) -> dict:
@@ -124,12 +140,21 @@ def recorded(record, store):
     except KeyboardInterrupt as e:
         message = (f"stopped by {seen[0] if seen else 'an interrupt'}; continue with "
                    f"--resume {record.identity['run']}")
-        record.write("stopped", len(store.files("epochs")), message=message)
+        _final_record(record, store, "stopped", message)
         raise RunStopped(message) from e
     except BaseException as e:
-        record.write("failed", len(store.files("epochs")), message=str(e)[:2000])
+        _final_record(record, store, "failed", str(e)[:2000])
         raise
     record.write("completed", len(store.files("epochs")))
+
+
+def _final_record(record, store, status: str, message: str) -> None:
+    """Record how a run ended, unless the storage itself is what failed (full, gone): the
+    error being raised says more than a second one about the record would."""
+    try:
+        record.write(status, len(store.files("epochs")), message=message)
+    except OSError as e:
+        print(f"warning: could not record the run as {status} ({e})", file=sys.stderr)
 
 
 def with_cpus(scaling):
@@ -149,6 +174,13 @@ def fit(worker_fn, loop_config: dict, datasets: dict, split: list[str], scaling,
 
     from lib.data.feed import train_data_config
 
+    if failure is not None:
+        # TF's collectives time out on their own (the strategy's CommunicationOptions), but
+        # Ray Train's barriers (report) and its health checks of a stopped worker wait 10
+        # minutes or forever by default: a hung worker must fail the group in the same
+        # bounded time. Set in the driver, Ray Train passes these to controller and workers.
+        for name in ("RAY_TRAIN_COLLECTIVE_TIMEOUT_S", "RAY_TRAIN_WORKER_HEALTH_CHECK_TIMEOUT_S"):
+            os.environ.setdefault(name, str(failure.collective_timeout_s))
     resources = {"CPU": scaling.cpus_per_worker}
     if scaling.gpus_per_worker:
         resources["GPU"] = scaling.gpus_per_worker
