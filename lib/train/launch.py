@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import hashlib
 import json
 import os
@@ -203,21 +204,31 @@ def fit(worker_fn, loop_config: dict, datasets: dict, split: list[str], scaling,
     try:
         return trainer.fit()
     except Exception as e:  # Ray wraps the worker's error: the CLI prints this one line
+        cause, where = first_failure(e)
+        if isinstance(cause, OSError) and os_reason(cause) in _STORAGE_FULL_OR_READ_ONLY:
+            # Not worth a retry, and the user's to fix: say it is the storage.
+            raise OutputError(f"--storage {storage}: {os_reason(cause)}{where}") from e
         raise TrainingFailed(f"training failed: {root_cause(e)}"[:2000]) from e
 
 
-def root_cause(error: Exception) -> str:
-    """One line for a failed fit: the first failing worker's own exception (Ray's
-    WorkerGroupError carries them by rank), not Ray's multi-line wrapper and traceback."""
+_STORAGE_FULL_OR_READ_ONLY = {os.strerror(errno.ENOSPC), os.strerror(errno.EROFS),
+                              os.strerror(errno.EDQUOT)}
+
+
+def first_failure(error: BaseException) -> tuple[BaseException, str]:
+    """The first failing worker's own exception (Ray's WorkerGroupError carries them by
+    rank) and " (worker rank N)", or the error itself and ""."""
     failures = getattr(error, "worker_failures", None) or {}
+    where = ""
     if failures:
         rank = min(failures)
-        error = failures[rank]
-        where = f" (worker rank {rank})"
-    else:
-        where = ""
+        error, where = failures[rank], f" (worker rank {rank})"
     cause = getattr(error, "cause", None)  # RayTaskError-like wrappers keep the original
-    if isinstance(cause, BaseException):
-        error = cause
-    text = " ".join(str(error).split())
-    return f"{type(error).__name__}: {text}{where}"
+    return (cause if isinstance(cause, BaseException) else error), where
+
+
+def root_cause(error: Exception) -> str:
+    """One line for a failed fit, not Ray's multi-line wrapper and traceback."""
+    cause, where = first_failure(error)
+    text = " ".join(str(cause).split())
+    return f"{type(cause).__name__}: {text}{where}"

@@ -4,85 +4,21 @@ submit`; their tables read by `raydapt report`; requests without the token, or w
 wrong one, refused; a stopped job recorded as stopped and resumed."""
 
 import json
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
-from dataclasses import dataclass
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
 from lib.metrics.store import MetricsStore
-from tests.conftest import REPO
-
-BIN = Path(sys.executable).parent
-# Not Ray's defaults: another Ray on this machine (the tests' own) must not collide.
-PORT, DASHBOARD_PORT, AGENT_PORTS = 6391, 8391, 52500
-ADDRESS = f"http://127.0.0.1:{DASHBOARD_PORT}"
+from tests.cluster.head import ADDRESS, BIN, local_head, run, tiny_adapt
 
 pytestmark = pytest.mark.slow
 
 
-@dataclass
-class Head:
-    token_file: Path
-    storage: Path
-    home: Path  # an empty HOME for clients, so the machine's own ~/.ray/auth_token is not read
-
-    def env(self, token: str | None = "file") -> dict:
-        """A client's environment: the cluster's token (from its file), a given token
-        string, or none at all."""
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith("RAY_AUTH") and k != "RAY_ADDRESS"}
-        env |= {"PATH": f"{BIN}:{env['PATH']}", "HOME": str(self.home)}
-        if token == "file":
-            env |= {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(self.token_file)}
-        elif token is not None:
-            env |= {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token}
-        return env
-
-
-def run(args, env, timeout=600):
-    return subprocess.run([str(a) for a in args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=timeout)
-
-
 @pytest.fixture(scope="module")
 def head():
-    # Short: Ray's socket paths under the temp dir must stay below 107 characters.
-    root = Path(tempfile.mkdtemp(prefix="rdh", dir="/tmp"))
-    temp_dir = root / "ray"
-    head = Head(root / "token", root / "runs", root / "home")
-    head.home.mkdir()
-    env = head.env(token=None)
-    started = run([REPO / "cluster/local/start-head.sh", "--cpus", 4, "--port", PORT,
-                   "--dashboard-port", DASHBOARD_PORT, "--agent-ports", AGENT_PORTS,
-                   "--temp-dir", temp_dir, "--token-file", head.token_file], env)
-    try:
-        assert started.returncode == 0, started.stdout[-2000:] + started.stderr[-2000:]
-        assert head.token_file.stat().st_mode & 0o077 == 0  # the token is its owner's only
+    with local_head() as head:
         yield head
-    finally:
-        stopped = run([REPO / "cluster/local/stop-head.sh", "--temp-dir", temp_dir,
-                       "--grace", 5], env)
-        left = subprocess.run(["pgrep", "-f", f"{temp_dir}/"], capture_output=True, text=True)
-        shutil.rmtree(root, ignore_errors=True)
-        assert stopped.returncode == 0, stopped.stderr
-        assert not left.stdout.strip(), "head processes left after stop-head.sh"
-
-
-def tiny_adapt(cifar_jpeg, storage, run_name, epochs=2, workers=2, limit=8):
-    return ["--source", f"folder:{cifar_jpeg}/train", "--target", f"folder:{cifar_jpeg}/train",
-            "--target-shift", "fog@4", "--source-val", f"folder:{cifar_jpeg}/test",
-            "--target-test", f"folder:{cifar_jpeg}/test", "--limit-per-class", limit,
-            "--eval-limit-per-class", 4, "--weights", "hed", "--feature-layer", "block4_pool",
-            "--batch-size", 8, "--epochs", epochs, "--workers", workers,
-            "--cpus-per-worker", 1, "--selection-samples", 30, "--embedding-samples", 10,
-            "--storage", storage, "--run-name", run_name]
 
 
 def test_jobs_submitted_both_ways_run_and_the_report_reads_them(head, cifar_jpeg):
@@ -126,7 +62,7 @@ def test_submissions_without_the_right_token_are_refused(head, token):
 
 
 def test_a_stopped_job_is_recorded_stopped_and_resumes(head, cifar_jpeg):
-    epochs = 40
+    epochs = 20
     sent = run([BIN / "raydapt", "submit", "--address", ADDRESS, "--no-wait", "adapt",
                 *tiny_adapt(cifar_jpeg, head.storage, "stopped", epochs=epochs, workers=1,
                             limit=20)], head.env())

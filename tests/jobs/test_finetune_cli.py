@@ -30,6 +30,7 @@ def test_truncated_image_is_caught_before_ray_starts(tmp_path, small_folder):
 
 @pytest.mark.parametrize("args,code,fragment", [
     (["--workers", "0"], 2, "--workers"),
+    (["--batch-size", "0"], 2, "--batch-size"),  # per replica: never fewer than replicas
     (["--trainable", "top:9"], 2, "--trainable"),
     (["--weights", "vgg19"], 2, "--weights"),
     (["--weights", "/nope/w.weights.h5"], 66, "weights file not found"),

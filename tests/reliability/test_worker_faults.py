@@ -19,7 +19,7 @@ from tests.conftest import REPO
 from tests.reliability.figures import report_figures
 
 pytestmark = pytest.mark.slow
-EPOCHS, PER_CLASS, BATCH = 30, 40, 8
+EPOCHS, PER_CLASS, BATCH = 12, 40, 8
 STEPS_PER_EPOCH = PER_CLASS * 10 // 2 // BATCH  # per worker: half the source rows each
 
 
