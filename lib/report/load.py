@@ -92,16 +92,24 @@ class Metrics:
     def _readable(self, table: str) -> list[tuple[pafs.FileSystem, list[str]]]:
         """Readable files of a table, grouped by storage; checked once per table."""
         if table not in self._files:
-            groups: dict[int, tuple[pafs.FileSystem, list[str]]] = {}
+            # Each run's store has its own filesystem object: equal ones (every local run,
+            # runs in one bucket) share a dataset.
+            groups: list[tuple[pafs.FileSystem, list[str]]] = []
             for run in self.runs:
                 fs = run.store.fs
+                readable = []
                 for path in run.store.files(table):
                     problem = _unreadable(fs, path, table)
                     if problem:
                         self.warnings.append(f"skipped {path}: {problem}")
                     else:
-                        groups.setdefault(id(fs), (fs, []))[1].append(path)
-            self._files[table] = list(groups.values())
+                        readable.append(path)
+                group = next((files for other, files in groups if other.equals(fs)), None)
+                if group is None:
+                    groups.append((fs, readable))
+                else:
+                    group.extend(readable)
+            self._files[table] = [(fs, files) for fs, files in groups if files]
         return self._files[table]
 
     def read(self, table: str, where: ds.Expression | None = None) -> pa.Table:
