@@ -81,11 +81,11 @@ class EpochJudge:
     def start(self) -> tuple[dict, list[dict]]:
         """The backbone's features before any adaptation: their proxy A-distance (a
         domain_distance row) and the embedding sample."""
-        source, target = (np.concatenate([self.backbone(b["x"]).numpy()
-                                          for b in self.samples[n].batches(EVAL_BATCH)])
-                          for n in ("source_sample", "target_sample"))
-        source_labels = np.concatenate([b["label"] for b in
-                                        self.samples["source_sample"].batches(EVAL_BATCH)])
+        source_batches = list(self.samples["source_sample"].batches(EVAL_BATCH))
+        source = np.concatenate([self.backbone(b["x"]).numpy() for b in source_batches])
+        source_labels = np.concatenate([b["label"] for b in source_batches])
+        target = np.concatenate([self.backbone(b["x"]).numpy()
+                                 for b in self.samples["target_sample"].batches(EVAL_BATCH)])
         distance = {"epoch": -1, "representation": "backbone",
                     "samples": len(source) + len(target),
                     "proxy_a_distance": proxy_a_distance(source, target)}
