@@ -1,4 +1,4 @@
-"""Driver side of a training run: Ray, the TensorflowTrainer, and the run record."""
+"""Driver side of a training run: Ray, Ray Train's trainer, and the run record."""
 
 from __future__ import annotations
 
@@ -167,13 +167,14 @@ def with_cpus(scaling):
 
 def fit(worker_fn, loop_config: dict, datasets: dict, split: list[str], scaling, run_name: str,
         storage: str, failure=None):
-    """Run a worker loop under TensorflowTrainer; a run with the same (storage, name)
-    resumes from its latest checkpoint (Ray Train V2's restoration). Without `failure`
-    (benchmarks) Ray Train's defaults apply: no retries, no checkpoints kept."""
+    """Run a worker loop under Ray Train (lib/train/backend.py); a run with the same
+    (storage, name) resumes from its latest checkpoint (Ray Train V2's restoration).
+    Without `failure` (benchmarks) Ray Train's defaults apply: no retries, no checkpoints
+    kept."""
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
-    from ray.train.tensorflow import TensorflowTrainer
 
     from lib.data.feed import train_data_config
+    from lib.train.backend import tensorflow_trainer
 
     if failure is not None:
         # TF's collectives time out on their own (the strategy's CommunicationOptions), but
@@ -185,7 +186,7 @@ def fit(worker_fn, loop_config: dict, datasets: dict, split: list[str], scaling,
     resources = {"CPU": scaling.cpus_per_worker}
     if scaling.gpus_per_worker:
         resources["GPU"] = scaling.gpus_per_worker
-    trainer = TensorflowTrainer(
+    trainer = tensorflow_trainer(
         worker_fn,
         train_loop_config=loop_config,
         scaling_config=ScalingConfig(num_workers=scaling.workers,

@@ -56,7 +56,7 @@ def keep_single_host_on_loopback() -> None:
 
 
 def make_strategy(cpu_devices: int, collective_timeout_s: float):
-    """MWMS over TF_CONFIG (set by Ray Train's TensorflowTrainer). The timeout bounds every
+    """MWMS over TF_CONFIG (set by lib/train/backend.py). The timeout bounds every
     collective, so a hung or stopped peer fails the group instead of blocking it forever."""
     import tensorflow as tf
 

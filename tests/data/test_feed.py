@@ -6,6 +6,7 @@ import pytest
 from lib.data.feed import caffe_preprocess, epoch_batches, model_ready, train_data_config
 from lib.data.images import plan_images
 from lib.data.uri import parse_uri
+from lib.train.backend import tensorflow_trainer
 
 
 def test_caffe_preprocess_matches_keras(cifar_jpeg):
@@ -35,7 +36,6 @@ def test_model_ready_batches(small_folder, ray_local):
 def test_two_workers_get_disjoint_equal_shards(cifar_jpeg, tmp_path, ray_local):
     """Through Ray Train, as training runs: each worker records the ids it saw."""
     from ray.train import RunConfig, ScalingConfig
-    from ray.train.tensorflow import TensorflowTrainer
 
     source, shape = load(cifar_jpeg / "train", limit_per_class=21)  # 210 rows
     target, _ = load(cifar_jpeg / "test", limit_per_class=13)  # 130 rows
@@ -57,7 +57,7 @@ def test_two_workers_get_disjoint_equal_shards(cifar_jpeg, tmp_path, ray_local):
         with open(f"{config['out']}/rank{rank}.json", "w") as f:
             json.dump(seen, f)
 
-    TensorflowTrainer(
+    tensorflow_trainer(
         loop, train_loop_config={"batch": batch, "out": str(tmp_path)},
         scaling_config=ScalingConfig(num_workers=2),
         datasets={"source": model_ready(source, shape),

@@ -5,6 +5,7 @@ import pytest
 from PIL import Image
 
 from lib.data.feed import caffe_preprocess
+from lib.train.backend import tensorflow_trainer
 
 STEPS, GLOBAL_BATCH = 3, 8
 
@@ -42,11 +43,10 @@ def worker(config):
 
 def run(tmp_path, images, labels, workers, cpu_devices, steps=STEPS):
     from ray.train import RunConfig, ScalingConfig
-    from ray.train.tensorflow import TensorflowTrainer
 
     out = tmp_path / f"{workers}x{cpu_devices}-{steps}steps"
     out.mkdir()
-    TensorflowTrainer(
+    tensorflow_trainer(
         worker, scaling_config=ScalingConfig(num_workers=workers),
         train_loop_config={"x": images, "y": labels, "out": str(out), "cpu_devices": cpu_devices,
                            "steps": steps},
