@@ -13,7 +13,7 @@ from lib.metrics.runs import RunRecord
 from lib.metrics.store import MetricsStore
 from lib.models import parse_trainable, weights_identity
 from lib.runtime import init_ray
-from lib.train.inputs import FeatureCache, worker_dataset
+from lib.train.inputs import FeatureCache, load_for_workers
 from lib.train.launch import (
     check_enough_rows,
     config_hash,
@@ -94,6 +94,6 @@ def training_data(config: FinetuneConfig, source, val, frozen: bool):
     cache = FeatureCache(model_cfg.weights, sel.image_size, model_cfg.feature_layer,
                          config.optim.precision, config.run.storage, config.scaling.workers) \
         if frozen and model_cfg.feature_cache else None
-    train, shape, feature_shape = worker_dataset(source, with_labels=True, cache=cache)
-    val_data = worker_dataset(val, with_labels=True, cache=cache)[0] if val is not None else None
-    return train, val_data, shape, feature_shape
+    plans = {"train": source} | ({"val": val} if val is not None else {})
+    loaded, shape, feature_shape = load_for_workers(plans, cache=cache)
+    return loaded["train"], loaded.get("val"), shape, feature_shape

@@ -15,7 +15,7 @@ from lib.data.classes import check_same_classes, parse_class_list
 from lib.data.images import ImagePlan, plan_images
 from lib.data.shifts import parse_shift
 from lib.data.uri import DatasetURI, parse_uri
-from lib.train.inputs import FeatureCache, worker_dataset
+from lib.train.inputs import FeatureCache, load_for_workers
 
 
 @dataclass(frozen=True)
@@ -69,16 +69,16 @@ def plan_inputs(config) -> AdaptInputs:
 def worker_datasets(config, inputs: AdaptInputs, reads_target_labels: bool,
                     cache: FeatureCache | None):
     """(datasets for Ray Train, image shape, feature shape or None)."""
-    source, shape, feature_shape = worker_dataset(inputs.source, with_labels=True, cache=cache)
-    target = worker_dataset(inputs.target, with_labels=reads_target_labels, cache=cache)[0]
+    plans = {"source": inputs.source, "target": inputs.target, **inputs.evaluated()}
+    loaded, shape, feature_shape = load_for_workers(
+        plans, unlabelled=frozenset() if reads_target_labels else frozenset({"target"}),
+        cache=cache)
     samples = config.adapt.selection_samples
     datasets = {
-        "source": source, "target": target,
-        "source_sample": source.random_shuffle(seed=config.selection.seed).limit(samples)
-                               .materialize(),
-        "target_sample": target.random_shuffle(seed=config.selection.seed + 1).limit(samples)
-                               .materialize(),
+        **loaded,
+        "source_sample": loaded["source"].random_shuffle(seed=config.selection.seed)
+                                         .limit(samples).materialize(),
+        "target_sample": loaded["target"].random_shuffle(seed=config.selection.seed + 1)
+                                         .limit(samples).materialize(),
     }
-    for name, plan in inputs.evaluated().items():
-        datasets[name] = worker_dataset(plan, with_labels=True, cache=cache)[0]
     return datasets, shape, feature_shape

@@ -7,6 +7,10 @@ weights, image size, cut layer, precision and the rows' identity (ImagePlan.iden
 which files, selection, corruption, and the code that decodes them), so a cache is
 reused whenever it is valid, never when anything it depends on changed, and a hit
 decodes no image.
+
+A run's datasets (source, target, their evaluation splits) that miss go through one pool
+together: each pool's actors start by importing TensorFlow and loading the backbone, so
+a pool per dataset made small runs mostly start-up.
 """
 
 from __future__ import annotations
@@ -23,6 +27,11 @@ from lib.data.layout import commit_dataset, filesystem_for, list_parquet_files, 
 from lib.models import feature_shape, weights_identity
 
 BATCH = 256
+# Each actor pays TensorFlow's import (5 s here) and the backbone's load before its first
+# image: a second actor only pays off on thousands of images, not on a smoke run's dozens.
+ROWS_PER_ACTOR = 4096
+KEY_COLUMN = "cache_key"  # tags each row with its dataset's cache entry during extraction
+FEATURE_COLUMNS = ["example_id", "label", "features"]
 
 
 def cache_key(weights: str, image_size: int, feature_layer: str, precision: str,
@@ -32,7 +41,7 @@ def cache_key(weights: str, image_size: int, feature_layer: str, precision: str,
 
 
 class FeatureExtractor:
-    """Ray Data actor: image rows in, feature rows out."""
+    """Ray Data actor: image rows in, feature rows (keeping their cache key) out."""
 
     def __init__(self, weights, native_shape, image_size, feature_layer, precision):
         import keras
@@ -50,36 +59,65 @@ class FeatureExtractor:
         x = caffe_preprocess(column_to_images(batch.column("image"), self.shape))
         features = self.predict(x).numpy()
         return pa.table({"example_id": batch.column("example_id"), "label": batch.column("label"),
-                         "features": tensor_to_column(features)})
+                         "features": tensor_to_column(features),
+                         KEY_COLUMN: batch.column(KEY_COLUMN)})
 
 
-def cached_features(ds, native_shape, data_key: str, cache):
-    """(Dataset of feature rows, feature shape): computed now, or read from a valid cache.
-    `cache` is a lib.train.inputs.FeatureCache: the model, precision, storage and actors."""
+def _tag(batch: pa.Table, key: str) -> pa.Table:
+    return batch.append_column(KEY_COLUMN, pa.array([key] * len(batch), pa.string()))
+
+
+def cached_features(datasets: list[tuple], cache) -> tuple[list, tuple]:
+    """([Dataset of feature rows per input], feature shape) for (image Dataset, native
+    shape, data key, rows) inputs: read from valid cache entries, the missing ones computed
+    now in one pass. `cache` is a lib.train.inputs.FeatureCache: model, precision, storage
+    and the most actors to use."""
     import ray
 
-    key = cache_key(cache.weights, cache.image_size, cache.feature_layer, cache.precision,
-                    data_key)
     fs, root = filesystem_for(cache.storage)
-    directory = f"{root}/feature-cache/{key}"
-    manifest = read_manifest(fs, directory)
-    if manifest is None:
-        staging = f"{root}/feature-cache/.staging-{uuid.uuid4().hex[:8]}"
-        ds.map_batches(
-            FeatureExtractor, batch_size=BATCH, batch_format="pyarrow", concurrency=cache.actors,
-            fn_constructor_kwargs={"weights": cache.weights, "native_shape": tuple(native_shape),
-                                   "image_size": cache.image_size,
-                                   "feature_layer": cache.feature_layer,
-                                   "precision": cache.precision},
-        ).write_parquet(staging, filesystem=fs)
+    keys = [cache_key(cache.weights, cache.image_size, cache.feature_layer, cache.precision,
+                      data_key) for _, _, data_key, _ in datasets]
+    missing = {}
+    for key, item in zip(keys, datasets):
+        if read_manifest(fs, f"{root}/feature-cache/{key}") is None:
+            missing.setdefault(key, item)
+    for native_shape in {tuple(shape) for _, shape, _, _ in missing.values()}:
+        _extract({k: v for k, v in missing.items() if tuple(v[1]) == native_shape},
+                 native_shape, cache, fs, root)
+    return ([ray.data.read_parquet(list_parquet_files(fs, f"{root}/feature-cache/{key}"),
+                                   filesystem=fs).select_columns(FEATURE_COLUMNS)
+             for key in keys],
+            feature_shape(cache.image_size, cache.feature_layer))
+
+
+def _extract(missing: dict, native_shape: tuple, cache, fs, root: str) -> None:
+    """Extract the features of every dataset in `missing` (key -> (Dataset, shape, data
+    key, rows)) through one actor pool, then commit each as its own cache entry."""
+    import ray
+
+    staging = f"{root}/feature-cache/.staging-{uuid.uuid4().hex[:8]}"
+    tagged = [ds.map_batches(_tag, batch_format="pyarrow", fn_kwargs={"key": key})
+              for key, (ds, _, _, _) in missing.items()]
+    together = tagged[0].union(*tagged[1:]) if len(tagged) > 1 else tagged[0]
+    rows = sum(item[3] for item in missing.values())
+    actors = max(1, min(cache.actors, -(-rows // ROWS_PER_ACTOR)))
+    together.map_batches(
+        FeatureExtractor, batch_size=BATCH, batch_format="pyarrow",
+        compute=ray.data.ActorPoolStrategy(size=actors),
+        fn_constructor_kwargs={"weights": cache.weights, "native_shape": native_shape,
+                               "image_size": cache.image_size,
+                               "feature_layer": cache.feature_layer,
+                               "precision": cache.precision},
+    ).write_parquet(staging, filesystem=fs, partition_cols=[KEY_COLUMN])
+    for key, (_, _, data_key, _) in missing.items():
         manifest = {"key": key, "weights": cache.weights, "image_size": cache.image_size,
                     "feature_layer": cache.feature_layer, "precision": cache.precision,
                     "data_key": data_key,
                     "feature_shape": list(feature_shape(cache.image_size, cache.feature_layer))}
+        directory = f"{root}/feature-cache/{key}"
         fs.create_dir(directory, recursive=True)
-        commit_dataset(fs, directory, staging, manifest)
-    files = list_parquet_files(fs, directory)
-    return ray.data.read_parquet(files, filesystem=fs), tuple(manifest["feature_shape"])
+        commit_dataset(fs, directory, f"{staging}/{KEY_COLUMN}={key}", manifest)
+    fs.delete_dir(staging)
 
 
 def to_feature_batch(batch: pa.Table, shape, with_labels: bool = True) -> dict[str, np.ndarray]:

@@ -17,21 +17,29 @@ class FeatureCache:
     feature_layer: str
     precision: str
     storage: str
-    actors: int
+    actors: int  # the most: fewer for small data (lib/train/features.py)
 
 
-def worker_dataset(images, *, with_labels: bool, cache: FeatureCache | None):
-    """(Dataset for the workers, image shape, feature shape or None) from an ImagePlan."""
-    ds, shape = images.load()  # lazy: nothing is decoded or corrupted unless used
+def load_for_workers(plans: dict, *, unlabelled: frozenset = frozenset(),
+                     cache: FeatureCache | None):
+    """({name: Dataset for the workers}, image shape, feature shape or None) from
+    {name: ImagePlan}; the names in `unlabelled` lose their labels. The image shape is the
+    first plan's."""
+    loaded = {name: plan.load() for name, plan in plans.items()}  # lazy: nothing decoded yet
+    shape = next(iter(loaded.values()))[1]
     if cache is None:
         # Preprocessed once and kept in the object store: epochs only stream it, so the feed
         # takes no CPU from training (on a 2-core machine that was 14% of step time).
-        return model_ready(ds, shape, with_labels=with_labels).materialize(), shape, None
+        return ({name: model_ready(ds, image_shape, with_labels=name not in unlabelled)
+                 .materialize() for name, (ds, image_shape) in loaded.items()}, shape, None)
     from lib.train.features import cached_features, to_feature_batch
 
-    features, feature_shape = cached_features(ds, shape, images.identity(), cache)
+    features, feature_shape = cached_features(
+        [(ds, image_shape, plans[name].identity(), plans[name].num_rows)
+         for name, (ds, image_shape) in loaded.items()], cache)
     # Materialized: feature rows are small, and every later use (the workers' split, samples,
     # evaluation) then reads object-store blocks instead of re-running the pipeline.
-    return features.map_batches(to_feature_batch, batch_format="pyarrow",
-                                fn_kwargs={"shape": feature_shape, "with_labels": with_labels}
-                                ).materialize(), shape, feature_shape
+    return ({name: ds.map_batches(to_feature_batch, batch_format="pyarrow",
+                                  fn_kwargs={"shape": feature_shape,
+                                             "with_labels": name not in unlabelled})
+             .materialize() for name, ds in zip(loaded, features)}, shape, feature_shape)

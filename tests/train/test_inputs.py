@@ -1,0 +1,58 @@
+"""What training workers read on the frozen-base fast path: every dataset that misses the
+feature cache is extracted in one pass of one actor pool, yet each lands in its own cache
+entry holding exactly its own rows; a dataset already cached is read, not recomputed."""
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from lib.adapt.data import plan_inputs
+from lib.config import AdaptConfig, SelectionConfig
+from lib.train.inputs import FeatureCache, load_for_workers
+
+
+def entries(storage):
+    return {p.name: p for p in (storage / "feature-cache").iterdir()}
+
+
+def cached_ids(entry) -> set:
+    return set(pq.read_table(entry / "data", columns=["example_id"]).column("example_id")
+               .to_pylist())
+
+
+def plan_ids(plan) -> set:
+    return {plan.source.example_ids[i] for i in plan.indices}
+
+
+def features(ds) -> np.ndarray:
+    return np.concatenate([b["x"] for b in ds.iter_batches(batch_size=None)])
+
+
+def test_misses_share_one_pass_but_not_their_entries(small_folder, tmp_path, ray_local):
+    inputs = plan_inputs(AdaptConfig(
+        source=f"folder:{small_folder}", target=f"folder:{small_folder}/../imgs/",
+        target_shift="fog@4", source_val=None, selection=SelectionConfig(seed=3)))
+    cache = FeatureCache("hed", 32, "block4_pool", "fp32", str(tmp_path), 1)
+
+    alone, _, feature_shape = load_for_workers({"source": inputs.source}, cache=cache)
+    assert feature_shape == (2, 2, 512)
+    (source_key,) = entries(tmp_path)
+    source_files = {p: p.stat().st_mtime_ns for p in (tmp_path / "feature-cache" / source_key
+                                                      / "data").iterdir()}
+
+    both, _, _ = load_for_workers({"source": inputs.source, "target": inputs.target},
+                                  unlabelled=frozenset({"target"}), cache=cache)
+    found = entries(tmp_path)
+    assert len(found) == 2 and not any(name.startswith(".") for name in found)  # no staging
+    # The source entry was a hit: its files are the ones written the first time.
+    assert {p: p.stat().st_mtime_ns for p in source_files} == source_files
+    target_key = next(name for name in found if name != source_key)
+    assert cached_ids(found[source_key]) == plan_ids(inputs.source)
+    assert cached_ids(found[target_key]) == plan_ids(inputs.target)
+    assert len(plan_ids(inputs.source) | plan_ids(inputs.target)) == 40  # disjoint halves
+
+    assert set(both["source"].columns()) == {"x", "label"}
+    assert set(both["target"].columns()) == {"x"}
+    first, again = features(alone["source"]), features(both["source"])
+    np.testing.assert_array_equal(np.sort(first, axis=0), np.sort(again, axis=0))
+    assert first.shape == (20, 2, 2, 512)
+    assert features(both["target"]).shape == (20, 2, 2, 512)
