@@ -8,6 +8,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import signal
 import sys
 from dataclasses import asdict, replace
@@ -228,8 +229,16 @@ def first_failure(error: BaseException) -> tuple[BaseException, str]:
     return (cause if isinstance(cause, BaseException) else error), where
 
 
+# TensorFlow's graph errors carry the Python stack that built the failing op, and its
+# graph location: both are noise on a one-line error, the op's name is enough.
+_TF_STACK = re.compile(r'Detected at node (\S+) defined at \(most recent call last\):'
+                       r'(?: File "[^"]*", line \d+, in \S+)+ ')
+_TF_GRAPH_LOCATION = re.compile(r" \[\[\{\{node [^}]*\}\}\]\] \[Op:[^\]]*\]")
+
+
 def root_cause(error: Exception) -> str:
     """One line for a failed fit, not Ray's multi-line wrapper and traceback."""
     cause, where = first_failure(error)
     text = " ".join(str(cause).split())
+    text = _TF_GRAPH_LOCATION.sub("", _TF_STACK.sub(r"at node \1: ", text))
     return f"{type(cause).__name__}: {text}{where}"
