@@ -1,18 +1,14 @@
 """The finetune job end to end on small real subsets."""
 
 import os
-import signal
-import subprocess
 import sys
-import time
 
-import psutil
 import pytest
 
 from lib.config import FinetuneConfig, ModelConfig, OptimConfig, RunOptions, ScalingOptions, SelectionConfig
 from lib.finetune import finetune
 from lib.metrics.store import MetricsStore
-from tests.conftest import REPO
+from tests.drivers import start, train_workers, wait_for_file
 
 
 def small(cifar_jpeg, storage, run, *, feature_cache=True, per_class=10, epochs=3, workers=1,
@@ -51,35 +47,24 @@ def test_fast_path_matches_slow_path_and_loss_falls(cifar_jpeg, tmp_path, ray_lo
     assert [os.stat(p).st_mtime_ns for p in epochs] == stamps
 
 
-def train_worker_pids(parent: psutil.Process) -> list[int]:
-    return [p.pid for p in parent.children(recursive=True)
-            if "RayTrainWorker" in " ".join(p.cmdline())]
-
-
 @pytest.mark.slow
 def test_killing_a_worker_mid_run_completes_without_duplicate_rows(cifar_jpeg, tmp_path):
     epochs = 8
-    driver = subprocess.Popen(
+    driver = start(
         [sys.executable, "-m", "jobs.finetune", "--source", f"folder:{cifar_jpeg}/train",
-         "--val", f"folder:{cifar_jpeg}/test", "--limit-per-class", "100", "--weights", "hed",
+         "--val", f"folder:{cifar_jpeg}/test", "--limit-per-class", "50", "--weights", "hed",
          "--epochs", str(epochs), "--workers", "2", "--max-failures", "2",
-         "--storage", str(tmp_path), "--run-name", "killed"],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    metrics = tmp_path / "killed" / "metrics"
-    deadline = time.time() + 600
-    while not (metrics / "epochs-e0001.parquet").exists():
-        assert driver.poll() is None, driver.stderr.read()[-3000:]
-        assert time.time() < deadline, "no second epoch within 10 minutes"
-        time.sleep(0.2)
-    victims = train_worker_pids(psutil.Process(driver.pid))
+         "--storage", str(tmp_path), "--run-name", "killed"], tmp_path)
+    wait_for_file(tmp_path / "killed" / "metrics" / "epochs-e0001.parquet", driver)
+    victims = train_workers(driver)
     assert len(victims) == 2
-    os.kill(victims[1], signal.SIGKILL)
-    _, stderr = driver.communicate(timeout=900)
+    victims[1].kill()
+    stderr = driver.wait(900)
     assert driver.returncode == 0, stderr[-3000:]
     store = MetricsStore(str(tmp_path), "killed")
     assert sorted(store.read("epochs").column("epoch").to_pylist()) == list(range(epochs))
     evals = store.read("evals")
     assert sorted(evals.column("epoch").to_pylist()) == list(range(epochs))
-    assert set(evals.column("num_examples").to_pylist()) == {1000}
+    assert set(evals.column("num_examples").to_pylist()) == {500}
     (record,) = store.read("runs").to_pylist()
     assert record["status"] == "completed"

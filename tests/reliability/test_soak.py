@@ -1,5 +1,7 @@
 """Load: three 2-worker adapt runs back to back on one local head leave nothing behind,
-no live actors and no growing set of processes or memory."""
+no live actors and no growing set of processes or memory. The first is sent with `ray job
+submit --working-dir .`, the others with `raydapt submit`: both routes a user has, on the
+same head (tests/cluster/test_e2e.py covers the rest of the cluster path)."""
 
 import json
 import time
@@ -22,13 +24,23 @@ def alive_actors(head) -> list[str]:
     return [a["class_name"] for a in json.loads(listed.stdout)]
 
 
-def test_three_runs_back_to_back_leak_nothing(cifar_jpeg, capsys):
+def submit(i: int, head, cifar_jpeg):
+    args = tiny_adapt(cifar_jpeg, head.storage, f"soak-{i}")
+    if i == 0:
+        return run(["ray", "job", "submit", "--address", ADDRESS, "--working-dir", ".",
+                    "--runtime-env", "cluster/runtime_env.yaml", "--", "python", "-m",
+                    "jobs.adapt", *args], head.env())
+    result = run([BIN / "raydapt", "submit", "--address", ADDRESS, "adapt", *args], head.env())
+    assert "succeeded" in result.stderr and f"soak-{i}: dann" in result.stdout, result.stderr
+    return result
+
+
+def test_three_runs_sent_both_ways_back_to_back_leak_nothing(cifar_jpeg, capsys):
     after = []
     with local_head() as head:
         for i in range(3):
             started = time.monotonic()
-            result = run([BIN / "raydapt", "submit", "--address", ADDRESS, "adapt",
-                          *tiny_adapt(cifar_jpeg, head.storage, f"soak-{i}")], head.env())
+            result = submit(i, head, cifar_jpeg)
             assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
             seconds = time.monotonic() - started
             time.sleep(10)  # Ray reaps a finished job's actors and workers asynchronously
@@ -42,7 +54,9 @@ def test_three_runs_back_to_back_leak_nothing(cifar_jpeg, capsys):
     assert report.returncode == 0, report.stderr
     rows = json.loads(report.stdout)
     assert sorted(r["run"] for r in rows) == ["soak-0", "soak-1", "soak-2"]
-    assert {r["status"] for r in rows} == {"completed"}
+    for row in rows:
+        assert (row["status"], row["epochs"], row["workers"]) == ("completed", 2, 2)
+        assert row["target_accuracy"] is not None
     assert set(after[0]["actors"]) <= RAY_DATA_SINGLETONS, after[0]
     for state in after:
         assert sorted(state["actors"]) == sorted(after[0]["actors"]), state  # none added

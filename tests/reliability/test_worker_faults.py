@@ -10,12 +10,12 @@ import subprocess
 import sys
 import time
 
-import psutil
 import pyarrow.parquet as pq
 import pytest
 
 from lib.metrics.store import MetricsStore
 from tests.conftest import REPO
+from tests.drivers import start, train_workers, wait_for_file
 from tests.reliability.figures import report_figures
 
 pytestmark = pytest.mark.slow
@@ -41,25 +41,6 @@ def storage(tmp_path_factory):
     return tmp_path_factory.mktemp("faults")
 
 
-def start(args):
-    return subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-
-
-def wait_for_file(path, driver, timeout_s=600):
-    deadline = time.monotonic() + timeout_s
-    while not path.exists():
-        assert driver.poll() is None, driver.communicate()[1][-3000:]
-        assert time.monotonic() < deadline, f"{path.name} not written in {timeout_s} s"
-        time.sleep(0.05)
-    return time.time()
-
-
-def train_workers(driver) -> list[psutil.Process]:
-    return [p for p in psutil.Process(driver.pid).children(recursive=True)
-            if "RayTrainWorker" in " ".join(p.cmdline())]
-
-
 def epoch_files(storage, run):
     return sorted((storage / run / "metrics").glob("epochs-e*.parquet"))
 
@@ -79,7 +60,7 @@ def test_a_killed_worker_costs_a_restart_not_the_run(cifar_jpeg, storage, capsys
                                  capture_output=True, text=True, timeout=900)
     assert undisturbed.returncode == 0, undisturbed.stderr[-3000:]
 
-    driver = start(adapt_args(cifar_jpeg, storage, "killed", "--max-failures", "2"))
+    driver = start(adapt_args(cifar_jpeg, storage, "killed", "--max-failures", "2"), storage)
     metrics = storage / "killed" / "metrics"
     wait_for_file(metrics / "epochs-e0003.parquet", driver)
     time.sleep(0.3)  # into the next epoch
@@ -90,7 +71,7 @@ def test_a_killed_worker_costs_a_restart_not_the_run(cifar_jpeg, storage, capsys
     killed_at = time.time()
     next_epoch = metrics / f"epochs-e{done_before:04d}.parquet"
     recovered_at = wait_for_file(next_epoch, driver) if not next_epoch.exists() else None
-    _, stderr = driver.communicate(timeout=900)
+    stderr = driver.wait(900)
     assert driver.returncode == 0, stderr[-3000:]
 
     killed, calm = (MetricsStore(str(storage), r) for r in ("killed", "undisturbed"))
@@ -120,11 +101,11 @@ def test_a_killed_worker_costs_a_restart_not_the_run(cifar_jpeg, storage, capsys
 
 
 def test_more_failures_than_allowed_fail_the_run_cleanly(cifar_jpeg, storage, capsys):
-    driver = start(adapt_args(cifar_jpeg, storage, "too-many", "--max-failures", "0"))
+    driver = start(adapt_args(cifar_jpeg, storage, "too-many", "--max-failures", "0"), storage)
     wait_for_file(storage / "too-many" / "metrics" / "epochs-e0001.parquet", driver)
     train_workers(driver)[-1].kill()
     killed_at = time.time()
-    _, stderr = driver.communicate(timeout=600)
+    stderr = driver.wait(600)
     ended = time.time() - killed_at
     assert driver.returncode == 1
     lines = [line for line in stderr.splitlines() if line.startswith("error: ")]
@@ -141,13 +122,13 @@ def test_a_hung_worker_fails_the_group_within_the_collective_timeout(cifar_jpeg,
                                                                       capsys):
     timeout_s = 20
     driver = start(adapt_args(cifar_jpeg, storage, "hung", "--max-failures", "0",
-                              "--collective-timeout-s", str(timeout_s)))
+                              "--collective-timeout-s", str(timeout_s)), storage)
     wait_for_file(storage / "hung" / "metrics" / "epochs-e0001.parquet", driver)
     victim = train_workers(driver)[-1]
     victim.suspend()  # SIGSTOP
     stopped_at = time.time()
     try:
-        _, stderr = driver.communicate(timeout=timeout_s + 240)
+        stderr = driver.wait(timeout_s + 240)
     finally:
         if victim.is_running():
             os.kill(victim.pid, signal.SIGKILL)
