@@ -1,8 +1,16 @@
-"""The driver side of a run: a failed run's error is one readable line. (Stopping with
-SIGTERM, what `ray job stop` sends, then --resume: tests/cluster/test_e2e.py, through a
-real job stop.)"""
+"""The driver side of a run: SIGTERM (what `ray job stop` sends) records it stopped and
+exits 143; a failed run's error is one readable line. (Stop and --resume through a real
+Ray job: tests/cluster/test_e2e.py.)"""
 
-from lib.train.launch import root_cause
+import os
+import signal
+import time
+
+import pytest
+
+from lib.metrics.runs import RunRecord
+from lib.metrics.store import MetricsStore
+from lib.train.launch import RunStopped, recorded, root_cause
 
 
 def test_a_tensorflow_graph_error_keeps_its_message_not_its_stack():
@@ -15,3 +23,21 @@ def test_a_tensorflow_graph_error_keeps_its_message_not_its_stack():
         "RuntimeError: Graph execution error: at node adam/CollectiveReduceV2: Collective ops "
         "is aborted by: task 1 is unhealthy")
     assert root_cause(ValueError("plain\n  message")) == "ValueError: plain message"
+
+
+def test_sigterm_during_a_run_records_it_stopped_and_exits_143(tmp_path, ray_local):
+    # What `ray job stop` does to a driver, sent here to this process; the whole path
+    # through Ray is tests/cluster/test_e2e.py.
+    store = MetricsStore(str(tmp_path), "r")
+    identity = {"run": "r", "job": "adapt", "method": "dann", "reads_target_labels": False,
+                "config_hash": "h", "workers": 1, "replicas": 1}
+    before = signal.getsignal(signal.SIGTERM)  # Ray's own, once Ray is up
+    with pytest.raises(RunStopped) as stopped:
+        with recorded(RunRecord(store, identity, {}), store):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the signal arrives here
+    assert stopped.value.exit_code == 143
+    assert str(stopped.value) == "stopped by SIGTERM; continue with --resume r"
+    (record,) = store.read("runs").to_pylist()
+    assert (record["status"], record["message"]) == ("stopped", str(stopped.value))
+    assert signal.getsignal(signal.SIGTERM) is before  # the previous handler is put back
