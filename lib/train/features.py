@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -63,27 +64,35 @@ class FeatureExtractor:
                          KEY_COLUMN: batch.column(KEY_COLUMN)})
 
 
+class Images(NamedTuple):
+    """One dataset to cache: its image rows, their native shape, what identifies them
+    (ImagePlan.identity) and how many they are."""
+    ds: Any  # a ray.data.Dataset
+    shape: tuple
+    data_key: str
+    rows: int
+
+
 def _tag(batch: pa.Table, key: str) -> pa.Table:
     return batch.append_column(KEY_COLUMN, pa.array([key] * len(batch), pa.string()))
 
 
-def cached_features(datasets: list[tuple], cache) -> tuple[list, tuple]:
-    """([Dataset of feature rows per input], feature shape) for (image Dataset, native
-    shape, data key, rows) inputs: read from valid cache entries, the missing ones computed
-    now in one pass. `cache` is a lib.train.inputs.FeatureCache: model, precision, storage
-    and the most actors to use."""
+def cached_features(datasets: list[Images], cache) -> tuple[list, tuple]:
+    """([Dataset of feature rows per input], feature shape): read from valid cache
+    entries, the missing ones computed now in one pass. `cache` is a
+    lib.train.inputs.FeatureCache: model, precision, storage and the most actors to use."""
     import ray
 
     fs, root = filesystem_for(cache.storage)
     keys = [cache_key(cache.weights, cache.image_size, cache.feature_layer, cache.precision,
-                      data_key) for _, _, data_key, _ in datasets]
+                      images.data_key) for images in datasets]
     missing = {}
     for key, item in zip(keys, datasets):
         if read_manifest(fs, f"{root}/feature-cache/{key}") is None:
             missing.setdefault(key, item)
-    for native_shape in {tuple(shape) for _, shape, _, _ in missing.values()}:
-        _extract({k: v for k, v in missing.items() if tuple(v[1]) == native_shape},
-                 native_shape, cache, fs, root)
+    for native_shape in {tuple(images.shape) for images in missing.values()}:
+        _extract({key: images for key, images in missing.items()
+                  if tuple(images.shape) == native_shape}, native_shape, cache, fs, root)
     return ([ray.data.read_parquet(list_parquet_files(fs, f"{root}/feature-cache/{key}"),
                                    filesystem=fs).select_columns(FEATURE_COLUMNS)
              for key in keys],
@@ -91,15 +100,15 @@ def cached_features(datasets: list[tuple], cache) -> tuple[list, tuple]:
 
 
 def _extract(missing: dict, native_shape: tuple, cache, fs, root: str) -> None:
-    """Extract the features of every dataset in `missing` (key -> (Dataset, shape, data
-    key, rows)) through one actor pool, then commit each as its own cache entry."""
+    """Extract the features of every dataset in `missing` (cache key -> Images) through
+    one actor pool, then commit each as its own cache entry."""
     import ray
 
     staging = f"{root}/feature-cache/.staging-{uuid.uuid4().hex[:8]}"
-    tagged = [ds.map_batches(_tag, batch_format="pyarrow", fn_kwargs={"key": key})
-              for key, (ds, _, _, _) in missing.items()]
+    tagged = [images.ds.map_batches(_tag, batch_format="pyarrow", fn_kwargs={"key": key})
+              for key, images in missing.items()]
     together = tagged[0].union(*tagged[1:]) if len(tagged) > 1 else tagged[0]
-    rows = sum(item[3] for item in missing.values())
+    rows = sum(images.rows for images in missing.values())
     actors = max(1, min(cache.actors, -(-rows // ROWS_PER_ACTOR)))
     together.map_batches(
         FeatureExtractor, batch_size=BATCH, batch_format="pyarrow",
@@ -109,10 +118,10 @@ def _extract(missing: dict, native_shape: tuple, cache, fs, root: str) -> None:
                                "feature_layer": cache.feature_layer,
                                "precision": cache.precision},
     ).write_parquet(staging, filesystem=fs, partition_cols=[KEY_COLUMN])
-    for key, (_, _, data_key, _) in missing.items():
+    for key, images in missing.items():
         manifest = {"key": key, "weights": cache.weights, "image_size": cache.image_size,
                     "feature_layer": cache.feature_layer, "precision": cache.precision,
-                    "data_key": data_key,
+                    "data_key": images.data_key,
                     "feature_shape": list(feature_shape(cache.image_size, cache.feature_layer))}
         directory = f"{root}/feature-cache/{key}"
         fs.create_dir(directory, recursive=True)

@@ -32,10 +32,10 @@ def load_for_workers(plans: dict, *, unlabelled: frozenset = frozenset(),
         # takes no CPU from training (on a 2-core machine that was 14% of step time).
         return ({name: model_ready(ds, image_shape, with_labels=name not in unlabelled)
                  .materialize() for name, (ds, image_shape) in loaded.items()}, shape, None)
-    from lib.train.features import cached_features, to_feature_batch
+    from lib.train.features import Images, cached_features, to_feature_batch
 
     features, feature_shape = cached_features(
-        [(ds, image_shape, plans[name].identity(), plans[name].num_rows)
+        [Images(ds, image_shape, plans[name].identity(), plans[name].num_rows)
          for name, (ds, image_shape) in loaded.items()], cache)
     # Materialized: feature rows are small, and every later use (the workers' split, samples,
     # evaluation) then reads object-store blocks instead of re-running the pipeline.
