@@ -104,8 +104,9 @@ class BackboneConfig:
                                 check=_check_layer)
     trainable: str = option("head", "What trains: head (frozen base), top:K (last K conv blocks "
                                     "before the cut, plus head) or all.", check=_check_trainable)
-    feature_cache: bool = option(True, "With --trainable head, compute backbone features once "
-                                       "and train the head on them (same result, much faster).")
+    feature_cache: bool = option(True, "Compute the frozen blocks' output once (the whole "
+                                       "backbone with --trainable head) and train the rest on it "
+                                       "(same result, much faster).")
 
 
 @dataclass(frozen=True)

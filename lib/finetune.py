@@ -13,7 +13,7 @@ from lib.metrics.runs import RunRecord
 from lib.metrics.store import MetricsStore
 from lib.models import parse_trainable, weights_identity
 from lib.runtime import init_ray
-from lib.train.inputs import FeatureCache, load_for_workers
+from lib.train.inputs import load_for_workers, plan_feature_cache
 from lib.train.launch import (
     check_enough_rows,
     config_hash,
@@ -64,8 +64,7 @@ def finetune(config: FinetuneConfig) -> dict:
                        asdict(config))  # its clock starts here: wall time covers extraction
     init_ray(config.run.address, local_cpus=scaling.workers * scaling.cpus_per_worker + 1)
     with recorded(record, store):
-        train_data, val_data, shape, feature_shape = training_data(config, source, val,
-                                                                   top_blocks == 0)
+        train_data, val_data, shape, feature_shape = training_data(config, source, val)
         plan = WorkerPlan(
             model=ModelPlan(model_cfg.weights, tuple(shape), sel.image_size, model_cfg.feature_layer,
                             top_blocks, len(source.class_names), feature_shape, init_from),
@@ -87,13 +86,12 @@ def finetune(config: FinetuneConfig) -> dict:
     return last or {}
 
 
-def training_data(config: FinetuneConfig, source, val, frozen: bool):
-    """Ray Datasets the workers read: cached backbone features on the frozen-base fast
-    path, else preprocessed images. (train, val or None, image shape, feature shape)."""
-    sel, model_cfg = config.selection, config.model
-    cache = FeatureCache(model_cfg.weights, sel.image_size, model_cfg.feature_layer,
-                         config.optim.precision, config.run.storage, config.scaling.workers) \
-        if frozen and model_cfg.feature_cache else None
+def training_data(config: FinetuneConfig, source, val):
+    """Ray Datasets the workers read: the frozen blocks' cached outputs, or preprocessed
+    images with --no-feature-cache or --trainable all. (train, val or None, image shape,
+    feature shape or None)."""
+    cache = plan_feature_cache(config.model, config.selection.image_size, config.optim.precision,
+                               config.run.storage, config.scaling.workers)
     plans = {"train": source} | ({"val": val} if val is not None else {})
     loaded, shape, feature_shape = load_for_workers(plans, cache=cache)
     return loaded["train"], loaded.get("val"), shape, feature_shape

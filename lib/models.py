@@ -105,6 +105,38 @@ def feature_extractor(weights: str, native_shape, image_size: int, feature_layer
     return keras.Model(inputs, cut(x), name="features")
 
 
+def frozen_cut(feature_layer: str, top_blocks: int) -> str | None:
+    """The deepest layer whose output no training changes: `feature_layer` itself with a
+    frozen base, the pool below the lowest trainable block with top:K, None when every
+    block trains. Its output is what the feature cache may hold."""
+    if top_blocks == 0:
+        return feature_layer
+    lowest_trainable = BLOCKS.index(feature_layer.partition("_")[0]) - top_blocks + 1
+    return f"{BLOCKS[lowest_trainable - 1]}_pool" if lowest_trainable > 0 else None
+
+
+def backbone_tail(weights: str, cached_shape, image_size: int, feature_layer: str,
+                  top_blocks: int):
+    """The backbone that trains on cached features (of `cached_shape`): VGG16 from the
+    output of frozen_cut(...) on to `feature_layer`, its blocks trainable; nothing with a
+    frozen base. Built like feature_extractor (a "features" model around a "vgg16" one),
+    so the checkpoints' weight names are the same."""
+    import keras
+
+    cut = frozen_cut(feature_layer, top_blocks)
+    inputs = keras.Input(shape=tuple(cached_shape), name="cached")
+    if cut == feature_layer:
+        return keras.Model(inputs, inputs, name="features")
+    base = vgg16_base(weights, (image_size, image_size, 3))
+    names = [layer.name for layer in base.layers]
+    x = inner = keras.Input(shape=tuple(cached_shape))
+    for layer in base.layers[names.index(cut) + 1:names.index(feature_layer) + 1]:
+        x = layer(x)
+    tail = keras.Model(inputs, keras.Model(inner, x, name="vgg16")(inputs), name="features")
+    set_trainable(tail, top_blocks)
+    return tail
+
+
 def set_trainable(extractor, top_blocks: int) -> None:
     """Freeze all but the last `top_blocks` conv blocks before the feature cut."""
     vgg = extractor.get_layer("vgg16")

@@ -1,31 +1,34 @@
 """The finetune job end to end on small real subsets."""
 
+import json
 import os
 import sys
 
+import numpy as np
 import pytest
 
 from lib.config import FinetuneConfig, ModelConfig, OptimConfig, RunOptions, ScalingOptions, SelectionConfig
 from lib.finetune import finetune
 from lib.metrics.store import MetricsStore
+from lib.train.checkpoint import latest_in_run
 from tests.drivers import start, train_workers, wait_for_file
 
 
 def small(cifar_jpeg, storage, run, *, feature_cache=True, per_class=10, epochs=3, workers=1,
-          resume=None):
+          resume=None, trainable="head", init_from=None, learning_rate=1e-3):
     return FinetuneConfig(
         source=f"folder:{cifar_jpeg}/train", val=f"folder:{cifar_jpeg}/test",
         selection=SelectionConfig(limit_per_class=per_class, seed=1),
-        model=ModelConfig(weights="hed", feature_layer="block4_pool", trainable="head",
-                          feature_cache=feature_cache),
-        optim=OptimConfig(epochs=epochs, batch_size=10),
+        model=ModelConfig(weights="hed", feature_layer="block4_pool", trainable=trainable,
+                          feature_cache=feature_cache, init_from=init_from),
+        optim=OptimConfig(epochs=epochs, batch_size=10, learning_rate=learning_rate),
         scaling=ScalingOptions(workers=workers),
         run=RunOptions(storage=str(storage), run_name=run, resume=resume),
     )
 
 
 @pytest.mark.slow
-def test_fast_path_matches_slow_path_and_loss_falls(cifar_jpeg, tmp_path, ray_local):
+def test_fast_path_matches_slow_path_then_stage_two_starts_from_it(cifar_jpeg, tmp_path, ray_local):
     fast = finetune(small(cifar_jpeg, tmp_path, "fast"))
     slow = finetune(small(cifar_jpeg, tmp_path, "slow", feature_cache=False))
     assert fast["num_examples"] == slow["num_examples"] == 100
@@ -45,6 +48,28 @@ def test_fast_path_matches_slow_path_and_loss_falls(cifar_jpeg, tmp_path, ray_lo
     stamps = [os.stat(p).st_mtime_ns for p in epochs]
     finetune(small(cifar_jpeg, tmp_path, None, resume="fast"))
     assert [os.stat(p).st_mtime_ns for p in epochs] == stamps
+
+    # Stage two: block 4 trains too, on cached block-3 outputs, from stage one's head.
+    finetune(small(cifar_jpeg, tmp_path, "stage-two", trainable="top:1", init_from="fast",
+                   epochs=1, learning_rate=1e-4))
+    store = MetricsStore(str(tmp_path), "stage-two")
+    (record,) = store.read("runs").to_pylist()
+    assert record["status"] == "completed"
+    # 10 Adam steps at 1e-4 move a weight by 1e-3 at most; a fresh head is ~0.05 away.
+    moved = np.abs(saved_weight(tmp_path / "stage-two", "head_dense/kernel")
+                   - saved_weight(tmp_path / "fast", "head_dense/kernel")).max()
+    assert moved < 2e-3, moved
+    assert saved_weight(tmp_path / "stage-two", "block4_conv3/kernel").shape == (3, 3, 512, 512)
+    assert len(list((tmp_path / "feature-cache").iterdir())) == 4  # + block3_pool, train and val
+
+
+def saved_weight(run_dir, name):
+    """One weight of the run's latest checkpoint, by its Keras path."""
+    with latest_in_run(str(run_dir)).as_directory() as path:
+        with open(os.path.join(path, "meta.json")) as f:
+            names = json.load(f)["weight_names"]
+        with np.load(os.path.join(path, "state.npz")) as state:
+            return state[f"w{names.index(name)}"]
 
 
 @pytest.mark.slow

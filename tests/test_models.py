@@ -3,11 +3,13 @@ import pytest
 
 from lib.models import (
     ModelSpecError,
+    backbone_tail,
     check_feature_layer,
     classic_head,
     classifier,
     feature_extractor,
     feature_shape,
+    frozen_cut,
     hed_conv_layers,
     parse_trainable,
     set_trainable,
@@ -61,6 +63,48 @@ def test_trainable_blocks_count_back_from_the_cut():
     model = classifier(extractor, classic_head(extractor.output.shape[1:], 10))
     assert len(model.trainable_weights) == 12 + 4  # 6 convs + Dense(256) + Dense(10)
     assert model.output.shape[-1] == 10
+
+
+def test_the_frozen_cut_is_below_the_lowest_trainable_block():
+    assert frozen_cut("block4_pool", 0) == "block4_pool"
+    assert frozen_cut("block4_pool", 1) == "block3_pool"
+    assert frozen_cut("block4_pool", 2) == "block2_pool"
+    assert frozen_cut("block4_conv2", 1) == "block3_pool"  # a block cut inside trains whole
+    assert frozen_cut("block4_pool", 4) is None  # every block trains: nothing to cache
+    assert frozen_cut("block2_pool", 5) is None
+
+
+@pytest.mark.parametrize("layer,top_blocks", [("block4_pool", 2), ("block4_conv2", 1),
+                                              ("block4_pool", 0)])
+def test_the_tail_on_cached_features_trains_like_the_whole_backbone(layer, top_blocks):
+    """The fast path with trainable blocks: the frozen blocks' output computed once, the
+    rest on top. Same outputs, same trainable weights, same gradients as the image path."""
+    import tensorflow as tf
+
+    whole = feature_extractor("hed", (32, 32, 3), 32, layer)
+    set_trainable(whole, top_blocks)
+    cut = frozen_cut(layer, top_blocks)
+    frozen = feature_extractor("hed", (32, 32, 3), 32, cut)
+    tail = backbone_tail("hed", feature_shape(32, cut), 32, layer, top_blocks)
+    images = np.random.default_rng(0).uniform(-120, 130, (4, 32, 32, 3)).astype(np.float32)
+    cached = frozen(images)
+
+    def loss_and_grads(model, x):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.square(model(x, training=True)))
+        return loss, dict(zip([w.path for w in model.trainable_weights],
+                              tape.gradient(loss, model.trainable_weights)))
+
+    whole_loss, whole_grads = loss_and_grads(whole, images)
+    tail_loss, tail_grads = loss_and_grads(tail, cached)
+    np.testing.assert_allclose(tail_loss.numpy(), whole_loss.numpy(), rtol=1e-5)
+    assert sorted(tail_grads) == sorted(whole_grads)
+    assert len(tail_grads) == 2 * (3 * top_blocks if layer.endswith("pool") else 2)
+    for name, grad in whole_grads.items():
+        scale = np.abs(grad.numpy()).max()
+        np.testing.assert_allclose(tail_grads[name].numpy(), grad.numpy(), atol=1e-5 * scale)
+    tail_names = {w.path for w in tail.weights}
+    assert tail_names <= {w.path for w in whole.weights}  # checkpoints share the names
 
 
 def test_specs_are_checked():

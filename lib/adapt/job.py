@@ -15,7 +15,7 @@ from lib.metrics.runs import RunRecord
 from lib.metrics.store import MetricsStore
 from lib.models import parse_trainable, weights_identity
 from lib.runtime import init_ray
-from lib.train.inputs import FeatureCache
+from lib.train.inputs import plan_feature_cache
 from lib.train.launch import (
     check_enough_rows,
     config_hash,
@@ -58,9 +58,8 @@ def adapt(config: AdaptConfig) -> dict:
     record = RunRecord(store, row_id, asdict(config))
     init_ray(config.run.address, local_cpus=scaling.workers * scaling.cpus_per_worker + 1)
     with recorded(record, store):
-        cache = FeatureCache(backbone.weights, sel.image_size, backbone.feature_layer,
-                             optim.precision, storage, scaling.workers) \
-            if top_blocks == 0 and backbone.feature_cache else None
+        cache = plan_feature_cache(backbone, sel.image_size, optim.precision, storage,
+                                   scaling.workers)
         datasets, shape, feature_shape = worker_datasets(config, inputs,
                                                          method.reads_target_labels, cache)
         rows_per_worker = min(inputs.source.num_rows, inputs.target.num_rows) // scaling.workers

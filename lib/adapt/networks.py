@@ -1,6 +1,6 @@
 """The networks every adaptation method shares, after DANN's layout:
 
-    x -> backbone (VGG16 up to the cut, or nothing on cached features)
+    x -> backbone (VGG16 up to the cut; on cached features only its trainable blocks)
       -> bottleneck (Flatten, Dense, BatchNorm, ReLU)  = the features being adapted
       -> label head (the classic head)                  -> class logits
       -> domain head (Dense(256, relu), Dense(1))       -> source-vs-target logit
@@ -26,18 +26,18 @@ class NetworkPlan:
     top_blocks: int                 # backbone conv blocks that train; 0 = frozen
     num_classes: int
     bottleneck: int                 # width of the adapted features
-    feature_shape: tuple[int, ...] | None = None  # set: inputs are cached backbone features
+    feature_shape: tuple[int, ...] | None = None  # set: inputs are cached frozen-block outputs
 
 
 class Networks:
     def __init__(self, plan: NetworkPlan):
         import keras
 
-        from lib.models import classic_head, feature_extractor, set_trainable
+        from lib.models import backbone_tail, classic_head, feature_extractor, set_trainable
 
         if plan.feature_shape is not None:
-            inputs = keras.Input(shape=tuple(plan.feature_shape), name="features")
-            self.backbone = keras.Model(inputs, inputs, name="cached_backbone")
+            self.backbone = backbone_tail(plan.weights, plan.feature_shape, plan.image_size,
+                                          plan.feature_layer, plan.top_blocks)
         else:
             self.backbone = feature_extractor(plan.weights, plan.native_shape, plan.image_size,
                                               plan.feature_layer)

@@ -1,7 +1,8 @@
 """Checkpoints as plain arrays: model weights, optimizer state and the epoch done.
 
 Arrays in an .npz are read back by any worker count or strategy, unlike a strategy-bound
-TF checkpoint; only rank 0 writes one.
+TF checkpoint; only rank 0 writes one. The weights' names (Keras paths: layer/variable)
+are kept too, so another model can take the weights it shares (--init-from).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ def saved(model, optimizer, epoch: int, extra: dict | None = None):
         arrays |= {f"o{i}": np.asarray(v.numpy()) for i, v in enumerate(optimizer.variables)}
         np.savez(os.path.join(path, STATE), **arrays)
         with open(os.path.join(path, META), "w") as f:
-            json.dump({"epoch": epoch, **(extra or {})}, f)
+            json.dump({"epoch": epoch, "weight_names": [w.path for w in model.weights],
+                       **(extra or {})}, f)
         yield Checkpoint.from_directory(path)
 
 
@@ -43,6 +45,33 @@ def restore(checkpoint, model, optimizer=None) -> dict:
                 for i, var in enumerate(optimizer.variables):
                     var.assign(state[f"o{i}"])
     return meta
+
+
+def take_shared_weights(checkpoint, model) -> int:
+    """Load into `model` every weight the checkpoint has under the same name (a head
+    trained on cached features goes into a model whose blocks also train, say); the rest
+    keep their values. Returns how many were taken; none, or a shape that differs, is an
+    error naming the weight."""
+    from lib.errors import UsageError
+
+    with checkpoint.as_directory() as path:
+        with open(os.path.join(path, META)) as f:
+            names = json.load(f)["weight_names"]
+        with np.load(os.path.join(path, STATE)) as state:
+            saved_weights = {name: state[f"w{i}"] for i, name in enumerate(names)}
+    taken = 0
+    for weight in model.weights:
+        value = saved_weights.get(weight.path)
+        if value is None:
+            continue
+        if tuple(value.shape) != tuple(weight.shape):
+            raise UsageError(f"--init-from: weight {weight.path} is {tuple(value.shape)} in the "
+                             f"checkpoint, {tuple(weight.shape)} here (another --feature-layer?)")
+        weight.assign(value)
+        taken += 1
+    if not taken:
+        raise UsageError("--init-from: the checkpoint shares no weight with this model")
+    return taken
 
 
 def latest_in_run(run_dir: str):

@@ -1,6 +1,7 @@
-"""What training workers read: a Dataset of preprocessed images, or, on the frozen-base
-fast path, of cached backbone features. Either way the rows carry `x` (and `label` only
-when the caller allows labels: unlabelled data loses them here)."""
+"""What training workers read: a Dataset of preprocessed images, or of cached outputs of
+the frozen blocks (the whole backbone on the frozen-base fast path). Either way the rows
+carry `x` (and `label` only when the caller allows labels: unlabelled data loses them
+here)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,18 @@ class FeatureCache:
     precision: str
     storage: str
     actors: int  # the most: fewer for small data (lib/train/features.py)
+
+
+def plan_feature_cache(backbone, image_size: int, precision: str, storage: str,
+                       workers: int) -> FeatureCache | None:
+    """The cache a run uses (`backbone`: a BackboneConfig): at the output of the blocks
+    that do not train, None when every block trains or --no-feature-cache."""
+    from lib.models import frozen_cut, parse_trainable
+
+    cut = frozen_cut(backbone.feature_layer, parse_trainable(backbone.trainable))
+    if cut is None or not backbone.feature_cache:
+        return None
+    return FeatureCache(backbone.weights, image_size, cut, precision, storage, workers)
 
 
 def load_for_workers(plans: dict, *, unlabelled: frozenset = frozenset(),

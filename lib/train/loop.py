@@ -21,7 +21,7 @@ class ModelPlan:
     feature_layer: str
     top_blocks: int                 # conv blocks that train; 0 = frozen base
     num_classes: int
-    feature_shape: tuple[int, ...] | None = None  # set: train the head on cached features
+    feature_shape: tuple[int, ...] | None = None  # set: inputs are cached frozen-block outputs
     init_from: str | None = None    # a checkpoint path to take weights (not optimizer) from
 
 
@@ -51,13 +51,15 @@ class WorkerPlan:
 
 
 def build_model(plan: ModelPlan):
-    from lib.models import classic_head, classifier, feature_extractor, set_trainable
+    from lib.models import backbone_tail, classic_head, classifier, feature_extractor, set_trainable
 
     if plan.feature_shape is not None:
-        return classic_head(plan.feature_shape, plan.num_classes)
-    extractor = feature_extractor(plan.weights, plan.native_shape, plan.image_size,
-                                  plan.feature_layer)
-    set_trainable(extractor, plan.top_blocks)
+        extractor = backbone_tail(plan.weights, plan.feature_shape, plan.image_size,
+                                  plan.feature_layer, plan.top_blocks)
+    else:
+        extractor = feature_extractor(plan.weights, plan.native_shape, plan.image_size,
+                                      plan.feature_layer)
+        set_trainable(extractor, plan.top_blocks)
     return classifier(extractor, classic_head(extractor.output.shape[1:], plan.num_classes))
 
 
@@ -104,7 +106,7 @@ def train_worker(config: dict) -> None:
     if resume_from is not None:
         start_epoch = checkpoint.restore(resume_from, model, optimizer)["epoch"] + 1
     elif plan.model.init_from is not None:
-        checkpoint.restore(ray.train.Checkpoint(plan.model.init_from), model)
+        checkpoint.take_shared_weights(ray.train.Checkpoint(plan.model.init_from), model)
     train_step = make_train_step(strategy, model, optimizer, global_batch)
     predict = make_predict(model)
     shard = ray.train.get_dataset_shard("source")

@@ -37,7 +37,8 @@ def small(cifar_jpeg, storage, run, *, method="dann", workers=1, backbone=None, 
 @pytest.mark.slow
 def test_dann_with_two_workers_training_part_of_the_backbone(cifar_jpeg, tmp_path, ray_local):
     # The image path (no feature cache): block3 trains, so every step runs VGG16 up to it.
-    backbone = BackboneConfig(weights="hed", feature_layer="block3_pool", trainable="top:1")
+    backbone = BackboneConfig(weights="hed", feature_layer="block3_pool", trainable="top:1",
+                              feature_cache=False)
     picks = adapt(small(cifar_jpeg, tmp_path, "dann2", workers=2, backbone=backbone))
     store = MetricsStore(str(tmp_path), "dann2")
     (record,) = store.read("runs").to_pylist()

@@ -89,3 +89,26 @@ def test_dann_removes_the_domain_offset_from_the_features_source_only_keeps():
         distance[name] = proxy_a_distance(zs, zt)
     assert distance["source-only"] > 1.5, distance
     assert distance["dann"] < distance["source-only"] - 0.5, distance
+
+
+def test_on_cached_lower_blocks_the_trainable_block_is_adapted_too():
+    """--trainable top:1 with the feature cache: block 3's outputs are the inputs, and
+    block 4 trains under the adversarial loss like the bottleneck."""
+    import keras
+
+    nets = Networks(NetworkPlan("none", (32, 32, 3), 32, "block4_pool", 1, CLASSES, 16,
+                                feature_shape=(4, 4, 256)))
+    assert {w.path.split("/")[0] for w in nets.backbone.trainable_weights} == {
+        "block4_conv1", "block4_conv2", "block4_conv3"}
+    optimizer = keras.optimizers.Adam(1e-3)
+    optimizer.build(nets.trainable_variables)
+    step = make_adapt_step(tf.distribute.get_strategy(), nets, optimizer, get_method("dann"),
+                           global_batch=4)
+    rng = np.random.default_rng(0)
+    before = weights(nets.backbone)
+    source = (rng.normal(size=(4, 4, 4, 256)).astype(np.float32),
+              (np.arange(4) % CLASSES).astype(np.int32))
+    sums = step(source, (rng.normal(size=(4, 4, 4, 256)).astype(np.float32),),
+                tf.constant(0.5))
+    assert np.isfinite(float(sums["domain_loss_sum"]))
+    assert changed(before, nets.backbone)
