@@ -56,7 +56,11 @@ def take_shared_weights(checkpoint, model) -> int:
 
     with checkpoint.as_directory() as path:
         with open(os.path.join(path, META)) as f:
-            names = json.load(f)["weight_names"]
+            meta = json.load(f)
+        if "weight_names" not in meta:
+            raise UsageError("--init-from: the checkpoint has no weight names (written before "
+                             "raydapt kept them); re-run that stage to take weights from it")
+        names = meta["weight_names"]
         with np.load(os.path.join(path, STATE)) as state:
             saved_weights = {name: state[f"w{i}"] for i, name in enumerate(names)}
     taken = 0

@@ -64,3 +64,15 @@ def test_weights_that_cannot_be_shared_are_errors():
         with pytest.raises(UsageError, match="shares no weight"):
             checkpoint.take_shared_weights(saved, feature_extractor("none", (32, 32, 3), 32,
                                                                     "block2_pool"))
+
+
+def test_a_checkpoint_without_weight_names_is_an_error_saying_so(tmp_path):
+    import json
+
+    from ray.train import Checkpoint
+
+    np.savez(tmp_path / checkpoint.STATE, w0=np.zeros(3))
+    (tmp_path / checkpoint.META).write_text(json.dumps({"epoch": 0}))
+    with pytest.raises(UsageError, match="no weight names"):
+        checkpoint.take_shared_weights(Checkpoint.from_directory(str(tmp_path)),
+                                       on_cache("block4_pool", 0))
