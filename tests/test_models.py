@@ -33,6 +33,20 @@ def test_hed_weights_fill_every_vgg16_conv_kernel():
     assert not np.array_equal(random_init, ours[4].kernel.numpy())
 
 
+def test_hed_weights_load_under_mixed_bfloat16():
+    import keras
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        base = vgg16_base("hed", (32, 32, 3))
+        assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"  # restored
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    np.testing.assert_array_equal(base.get_layer("block5_conv3").kernel.numpy(),
+                                  hed_conv_layers()[-1].kernel.numpy())
+    assert base.get_layer("block5_conv3").compute_dtype == "bfloat16"
+
+
 def test_weights_file_round_trip(tmp_path):
     path = tmp_path / "mine.weights.h5"
     vgg16_base("hed", (32, 32, 3)).save_weights(path)
