@@ -45,11 +45,12 @@ def finetune(config: FinetuneConfig) -> dict:
     run, storage = config.run.run_name, config.run.storage
     init_from = None
     if model_cfg.init_from:
-        from lib.train.checkpoint import latest_in_run
+        from lib.train.checkpoint import latest_in_run, weight_names
 
         found = latest_in_run(f"{storage}/{model_cfg.init_from}")
         if found is None:
             raise NoInputError(f"--init-from {model_cfg.init_from}: no checkpoint under {storage}")
+        weight_names(found)  # a checkpoint the workers could not take weights from fails here
         init_from = found.path
     for images in (source, val) if val is not None else (source,):
         images.preflight()  # decodes folder images: the slow check goes last

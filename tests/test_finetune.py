@@ -1,6 +1,5 @@
 """The finetune job end to end on small real subsets."""
 
-import json
 import os
 import sys
 
@@ -10,7 +9,7 @@ import pytest
 from lib.config import FinetuneConfig, ModelConfig, OptimConfig, RunOptions, ScalingOptions, SelectionConfig
 from lib.finetune import finetune
 from lib.metrics.store import MetricsStore
-from lib.train.checkpoint import latest_in_run
+from lib.train.checkpoint import latest_in_run, named_weights
 from tests.drivers import start, train_workers, wait_for_file
 
 
@@ -65,11 +64,7 @@ def test_fast_path_matches_slow_path_then_stage_two_starts_from_it(cifar_jpeg, t
 
 def saved_weight(run_dir, name):
     """One weight of the run's latest checkpoint, by its Keras path."""
-    with latest_in_run(str(run_dir)).as_directory() as path:
-        with open(os.path.join(path, "meta.json")) as f:
-            names = json.load(f)["weight_names"]
-        with np.load(os.path.join(path, "state.npz")) as state:
-            return state[f"w{names.index(name)}"]
+    return named_weights(latest_in_run(str(run_dir)))[name]
 
 
 @pytest.mark.slow

@@ -47,6 +47,28 @@ def restore(checkpoint, model, optimizer=None) -> dict:
     return meta
 
 
+def weight_names(checkpoint) -> list[str]:
+    """The Keras paths of the checkpoint's weights, in their order (meta only: cheap
+    enough for a driver's preflight)."""
+    from lib.errors import UsageError
+
+    with checkpoint.as_directory() as path:
+        with open(os.path.join(path, META)) as f:
+            meta = json.load(f)
+    if "weight_names" not in meta:
+        raise UsageError("--init-from: the checkpoint has no weight names (written before "
+                         "raydapt kept them); re-run that stage to take weights from it")
+    return meta["weight_names"]
+
+
+def named_weights(checkpoint) -> dict:
+    """{Keras path: array} of the checkpoint's model weights."""
+    names = weight_names(checkpoint)
+    with checkpoint.as_directory() as path:
+        with np.load(os.path.join(path, STATE)) as state:
+            return {name: state[f"w{i}"] for i, name in enumerate(names)}
+
+
 def take_shared_weights(checkpoint, model) -> int:
     """Load into `model` every weight the checkpoint has under the same name (a head
     trained on cached features goes into a model whose blocks also train, say); the rest
@@ -54,15 +76,7 @@ def take_shared_weights(checkpoint, model) -> int:
     error naming the weight."""
     from lib.errors import UsageError
 
-    with checkpoint.as_directory() as path:
-        with open(os.path.join(path, META)) as f:
-            meta = json.load(f)
-        if "weight_names" not in meta:
-            raise UsageError("--init-from: the checkpoint has no weight names (written before "
-                             "raydapt kept them); re-run that stage to take weights from it")
-        names = meta["weight_names"]
-        with np.load(os.path.join(path, STATE)) as state:
-            saved_weights = {name: state[f"w{i}"] for i, name in enumerate(names)}
+    saved_weights = named_weights(checkpoint)
     taken = 0
     for weight in model.weights:
         value = saved_weights.get(weight.path)

@@ -42,3 +42,15 @@ def test_bad_usage_and_input(tmp_path, small_folder, args, code, fragment):
     result = finetune(tmp_path, "--source", f"folder:{small_folder}", "--val",
                       f"folder:{small_folder}", *args)
     assert_fails(result, code, fragment, out=tmp_path / "runs")
+
+
+def test_init_from_a_checkpoint_without_weight_names_fails_before_ray(tmp_path, small_folder):
+    import json
+
+    checkpoint = tmp_path / "runs" / "old" / "checkpoint_2026-11-01_00-00-00.000000"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / "meta.json").write_text(json.dumps({"epoch": 0}))
+    result = finetune(tmp_path, "--source", f"folder:{small_folder}", "--val",
+                      f"folder:{small_folder}", "--trainable", "top:1", "--init-from", "old")
+    assert_fails(result, 2, "--init-from", "no weight names")
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["old"]  # nothing else written
