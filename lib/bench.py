@@ -18,8 +18,8 @@ from lib.config import (
     BENCH_PARTS,
     BenchConfig,
     FinetuneConfig,
+    FinetuneOptimConfig,
     ModelConfig,
-    OptimConfig,
     RunOptions,
     ScalingOptions,
     SelectionConfig,
@@ -230,7 +230,7 @@ def frozen_fast_path(cfg: BenchConfig, storage: str, run: str, classic_epoch: fl
         source=cfg.source, val=None,
         selection=SelectionConfig(limit_per_class=cfg.images // 10, image_size=cfg.image_size),
         model=ModelConfig(weights="none", trainable="head"),
-        optim=OptimConfig(epochs=cfg.epochs, batch_size=32),
+        optim=FinetuneOptimConfig(epochs=cfg.epochs, batch_size=32),
         scaling=ScalingOptions(workers=1),
         run=RunOptions(storage=storage, run_name=run),
     )

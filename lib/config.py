@@ -125,6 +125,13 @@ class OptimConfig:
 
 
 @dataclass(frozen=True)
+class FinetuneOptimConfig(OptimConfig):
+    augment: bool = option(False, "Flip training images at random and shift them by up to 4 "
+                                  "pixels, each step. Images then pass through the frozen "
+                                  "blocks every step: no feature cache.")
+
+
+@dataclass(frozen=True)
 class AdaptOptimConfig(OptimConfig):
     # Adam normalises each step, so the reversed domain gradient moves the features at the
     # full rate whatever lambda is: a lower rate is what keeps the game from oscillating.
@@ -167,7 +174,7 @@ class FinetuneConfig:
     val: str | None = option("cifar10:test", "Evaluation data URI (each epoch).", check=_check_uri)
     selection: SelectionConfig = group(SelectionConfig, "Data selection")
     model: ModelConfig = group(ModelConfig, "Model")
-    optim: OptimConfig = group(OptimConfig, "Optimisation")
+    optim: FinetuneOptimConfig = group(FinetuneOptimConfig, "Optimisation")
     scaling: ScalingOptions = group(ScalingOptions, "Scaling")
     run: RunOptions = group(RunOptions, "Run")
     failure: FailureOptions = group(FailureOptions, "Failures")

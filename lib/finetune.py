@@ -70,7 +70,8 @@ def finetune(config: FinetuneConfig) -> dict:
             model=ModelPlan(model_cfg.weights, tuple(shape), sel.image_size, model_cfg.feature_layer,
                             top_blocks, len(source.class_names), feature_shape, init_from),
             identity=identity, epochs=optim.epochs, batch_size=optim.batch_size,
-            learning_rate=optim.learning_rate, precision=optim.precision, seed=sel.seed,
+            learning_rate=optim.learning_rate, precision=optim.precision, augment=optim.augment,
+            seed=sel.seed,
             cpu_devices=1 if scaling.gpus_per_worker else scaling.cpu_replicas_per_worker,
             threads=scaling.cpus_per_worker,
             collective_timeout_s=config.failure.collective_timeout_s,
@@ -89,10 +90,11 @@ def finetune(config: FinetuneConfig) -> dict:
 
 def training_data(config: FinetuneConfig, source, val):
     """Ray Datasets the workers read: the frozen blocks' cached outputs, or preprocessed
-    images with --no-feature-cache or --trainable all. (train, val or None, image shape,
-    feature shape or None)."""
-    cache = plan_feature_cache(config.model, config.selection.image_size, config.optim.precision,
-                               config.run.storage, config.scaling.workers)
+    images with --no-feature-cache, --trainable all or --augment (a cached output is of the
+    unaugmented image). (train, val or None, image shape, feature shape or None)."""
+    cache = None if config.optim.augment else plan_feature_cache(
+        config.model, config.selection.image_size, config.optim.precision, config.run.storage,
+        config.scaling.workers)
     plans = {"train": source} | ({"val": val} if val is not None else {})
     loaded, shape, feature_shape = load_for_workers(plans, cache=cache)
     return loaded["train"], loaded.get("val"), shape, feature_shape

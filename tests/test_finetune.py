@@ -6,7 +6,14 @@ import sys
 import numpy as np
 import pytest
 
-from lib.config import FinetuneConfig, ModelConfig, OptimConfig, RunOptions, ScalingOptions, SelectionConfig
+from lib.config import (
+    FinetuneConfig,
+    FinetuneOptimConfig,
+    ModelConfig,
+    RunOptions,
+    ScalingOptions,
+    SelectionConfig,
+)
 from lib.finetune import finetune
 from lib.metrics.store import MetricsStore
 from lib.train.checkpoint import latest_in_run, named_weights
@@ -14,16 +21,26 @@ from tests.drivers import start, train_workers, wait_for_file
 
 
 def small(cifar_jpeg, storage, run, *, feature_cache=True, per_class=10, epochs=3, workers=1,
-          resume=None, trainable="head", init_from=None, learning_rate=1e-3):
+          resume=None, trainable="head", init_from=None, learning_rate=1e-3, augment=False):
     return FinetuneConfig(
         source=f"folder:{cifar_jpeg}/train", val=f"folder:{cifar_jpeg}/test",
         selection=SelectionConfig(limit_per_class=per_class, seed=1),
         model=ModelConfig(weights="hed", feature_layer="block4_pool", trainable=trainable,
                           feature_cache=feature_cache, init_from=init_from),
-        optim=OptimConfig(epochs=epochs, batch_size=10, learning_rate=learning_rate),
+        optim=FinetuneOptimConfig(epochs=epochs, batch_size=10, learning_rate=learning_rate,
+                                  augment=augment),
         scaling=ScalingOptions(workers=workers),
         run=RunOptions(storage=str(storage), run_name=run, resume=resume),
     )
+
+
+@pytest.mark.slow
+def test_augmented_run_trains_on_images_not_cached_features(cifar_jpeg, tmp_path, ray_local):
+    finetune(small(cifar_jpeg, tmp_path, "augmented", trainable="top:1", augment=True, epochs=2))
+    store = MetricsStore(str(tmp_path), "augmented")
+    (record,) = store.read("runs").to_pylist()
+    assert record["status"] == "completed" and record["epochs_done"] == 2
+    assert not (tmp_path / "feature-cache").exists()  # a cached output is of the plain image
 
 
 @pytest.mark.slow

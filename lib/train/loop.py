@@ -42,6 +42,7 @@ class WorkerPlan:
     batch_size: int                 # per replica
     learning_rate: float
     precision: str                  # fp32 or bf16
+    augment: bool                   # flip and shift training images (never cached features)
     seed: int
     cpu_devices: int                # logical CPU replicas per worker when there is no GPU
     threads: int                    # TF op threads: the CPUs Ray reserved per worker
@@ -107,7 +108,7 @@ def train_worker(config: dict) -> None:
         start_epoch = checkpoint.restore(resume_from, model, optimizer)["epoch"] + 1
     elif plan.model.init_from is not None:
         checkpoint.take_shared_weights(ray.train.Checkpoint(plan.model.init_from), model)
-    train_step = make_train_step(strategy, model, optimizer, global_batch)
+    train_step = make_train_step(strategy, model, optimizer, global_batch, plan.augment)
     predict = make_predict(model)
     shard = ray.train.get_dataset_shard("source")
     in_memory = {}

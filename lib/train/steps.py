@@ -5,15 +5,20 @@ from __future__ import annotations
 import numpy as np
 
 
-def make_train_step(strategy, model, optimizer, global_batch: int):
+def make_train_step(strategy, model, optimizer, global_batch: int, augment: bool = False):
     """A tf.function running one step on every replica. The loss is averaged over the
     *global* batch (compute_average_loss), so summing gradients across replicas gives the
     gradient of the global mean: N workers step exactly like one worker with N x batch.
+    `augment`: flip and shift the images first (lib/train/augment.py).
     Returns per-replica (loss sum, correct count), reduced by the caller."""
     import keras
     import tensorflow as tf
 
+    from lib.train.augment import flip_and_shift
+
     def replica_step(x, y):
+        if augment:
+            x = flip_and_shift(x)
         with tf.GradientTape() as tape:
             logits = tf.cast(model(x, training=True), tf.float32)
             per_example = keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)

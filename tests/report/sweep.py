@@ -12,7 +12,7 @@ from lib.config import (
     AdaptConfig,
     AdaptOptimConfig,
     AdaptOptions,
-    OptimConfig,
+    FinetuneOptimConfig,
     RunOptions,
     SelectionConfig,
 )
@@ -88,7 +88,7 @@ def write_adapt_run(storage, name: str, method: str, seed: int, target_accuracy:
 def write_finetune_run(storage, name: str, val_accuracy: list[float]) -> None:
     from lib.config import FinetuneConfig
 
-    config = FinetuneConfig(optim=OptimConfig(epochs=len(val_accuracy)),
+    config = FinetuneConfig(optim=FinetuneOptimConfig(epochs=len(val_accuracy)),
                             run=RunOptions(storage=str(storage), run_name=name))
     store = MetricsStore(str(storage), name)
     identity = {"run": name, "job": "finetune", "method": "finetune",
