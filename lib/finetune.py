@@ -96,5 +96,6 @@ def training_data(config: FinetuneConfig, source, val):
         config.model, config.selection.image_size, config.optim.precision, config.run.storage,
         config.scaling.workers)
     plans = {"train": source} | ({"val": val} if val is not None else {})
-    loaded, shape, feature_shape = load_for_workers(plans, cache=cache)
+    loaded, shape, feature_shape = load_for_workers(plans, cache=cache,
+                                                    shuffle_seed=config.selection.seed)
     return loaded["train"], loaded.get("val"), shape, feature_shape

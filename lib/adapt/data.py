@@ -72,7 +72,7 @@ def worker_datasets(config, inputs: AdaptInputs, reads_target_labels: bool,
     plans = {"source": inputs.source, "target": inputs.target, **inputs.evaluated()}
     loaded, shape, feature_shape = load_for_workers(
         plans, unlabelled=frozenset() if reads_target_labels else frozenset({"target"}),
-        cache=cache)
+        cache=cache, shuffle_seed=config.selection.seed)
     samples = config.adapt.selection_samples
     datasets = {
         **loaded,

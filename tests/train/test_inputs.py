@@ -7,6 +7,8 @@ import pyarrow.parquet as pq
 
 from lib.adapt.data import plan_inputs
 from lib.config import AdaptConfig, SelectionConfig
+from lib.data.images import plan_images
+from lib.data.uri import parse_uri
 from lib.train.inputs import FeatureCache, load_for_workers
 
 
@@ -33,14 +35,16 @@ def test_misses_share_one_pass_but_not_their_entries(small_folder, tmp_path, ray
         target_shift="fog@4", source_val=None, selection=SelectionConfig(seed=3)))
     cache = FeatureCache("hed", 32, "block4_pool", "fp32", str(tmp_path), 1)
 
-    alone, _, feature_shape = load_for_workers({"source": inputs.source}, cache=cache)
+    alone, _, feature_shape = load_for_workers({"source": inputs.source}, cache=cache,
+                                                  shuffle_seed=0)
     assert feature_shape == (2, 2, 512)
     (source_key,) = entries(tmp_path)
     source_files = {p: p.stat().st_mtime_ns for p in (tmp_path / "feature-cache" / source_key
                                                       / "data").iterdir()}
 
     both, _, _ = load_for_workers({"source": inputs.source, "target": inputs.target},
-                                  unlabelled=frozenset({"target"}), cache=cache)
+                                  unlabelled=frozenset({"target"}), cache=cache,
+                                  shuffle_seed=0)
     found = entries(tmp_path)
     assert len(found) == 2 and not any(name.startswith(".") for name in found)  # no staging
     # The source entry was a hit: its files are the ones written the first time.
@@ -56,3 +60,17 @@ def test_misses_share_one_pass_but_not_their_entries(small_folder, tmp_path, ray
     np.testing.assert_array_equal(np.sort(first, axis=0), np.sort(again, axis=0))
     assert first.shape == (20, 2, 2, 512)
     assert features(both["target"]).shape == (20, 2, 2, 512)
+
+
+def test_images_reach_workers_shuffled_across_classes(cifar_jpeg, ray_local):
+    """Sources list images class by class; workers shuffle only within a buffer, so the
+    rows must already be mixed or a long epoch walks through the classes in turn."""
+    plan = plan_images(parse_uri(f"folder:{cifar_jpeg}/train"), None, limit_per_class=30,
+                       classes=None, seed=0, image_size=32)
+    assert np.all(np.diff(plan.source.candidates().labels[plan.indices]) >= 0)  # as listed
+    loaded, shape, feature_shape = load_for_workers({"train": plan}, cache=None, shuffle_seed=0)
+    labels = np.concatenate([b["label"] for b in loaded["train"].iter_batches(
+        batch_size=None, batch_format="numpy")])
+    assert shape == (32, 32, 3) and feature_shape is None
+    assert np.array_equal(np.bincount(labels), [30] * 10)  # every row, once
+    assert all(len(set(labels[start:start + 30])) >= 6 for start in range(0, 300, 30))
