@@ -81,3 +81,12 @@ class InMemoryShard:
         for start in range(0, len(order) - batch_size + 1, batch_size):
             rows = order[start:start + batch_size]
             yield {k: v[rows] for k, v in self.columns.items()}
+
+    def epoch_stacks(self, batch_size: int, shuffle_seed: int, steps: int):
+        """The same batches as epoch(), `steps` at a time, stacked as (steps, batch, ...);
+        the last stack may hold fewer."""
+        order = np.random.default_rng(shuffle_seed).permutation(len(self))
+        order = order[:len(order) // batch_size * batch_size].reshape(-1, batch_size)
+        for start in range(0, len(order), steps):
+            rows = order[start:start + steps]
+            yield {k: v[rows] for k, v in self.columns.items()}

@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 
-def make_train_step(strategy, model, optimizer, global_batch: int, augment: bool = False):
-    """A tf.function running one step on every replica. The loss is averaged over the
-    *global* batch (compute_average_loss), so summing gradients across replicas gives the
-    gradient of the global mean: N workers step exactly like one worker with N x batch.
-    `augment`: flip and shift the images first (lib/train/augment.py).
-    Returns per-replica (loss sum, correct count), reduced by the caller."""
+def make_replica_step(model, optimizer, global_batch: int, augment: bool):
+    """One replica's step. The loss is averaged over the *global* batch
+    (compute_average_loss), so summing gradients across replicas gives the gradient of the
+    global mean: N workers step exactly like one worker with N x batch. `augment`: flip
+    and shift the images first (lib/train/augment.py). Returns (loss sum, correct count)."""
     import keras
     import tensorflow as tf
 
@@ -29,11 +28,49 @@ def make_train_step(strategy, model, optimizer, global_batch: int, augment: bool
                                         tf.float32))
         return tf.reduce_sum(per_example), correct
 
+    return replica_step
+
+
+def make_train_step(strategy, model, optimizer, global_batch: int, augment: bool = False):
+    """A tf.function running one step on every replica: per-replica (loss sum, correct
+    count), reduced by the caller."""
+    import tensorflow as tf
+
+    replica_step = make_replica_step(model, optimizer, global_batch, augment)
+
     @tf.function
     def step(batch):
         return strategy.run(replica_step, args=batch)
 
     return step
+
+
+def make_train_steps(strategy, model, optimizer, global_batch: int, augment: bool = False):
+    """A tf.function running `count` consecutive steps per call, on batches stacked as
+    (steps, batch, ...) and split over replicas along the batch axis. Returns this worker's
+    (loss sum, correct count) over them. For small steps (a head on cached features), where
+    dispatching one call per step costs several times the step itself."""
+    import tensorflow as tf
+
+    replica_step = make_replica_step(model, optimizer, global_batch, augment)
+
+    def replica_step_at(xs, ys, i):
+        return replica_step(xs[i], ys[i])
+
+    def local_total(per_replica):
+        return tf.add_n(list(strategy.experimental_local_results(per_replica)))
+
+    @tf.function
+    def steps(stacked, count):
+        xs, ys = stacked
+        loss_sum, correct = tf.constant(0.0), tf.constant(0.0)
+        for i in tf.range(count):
+            result = strategy.run(replica_step_at, args=(xs, ys, i))
+            loss_sum += local_total(result[0])
+            correct += local_total(result[1])
+        return loss_sum, correct
+
+    return steps
 
 
 def local_sum(strategy, per_replica) -> float:

@@ -69,14 +69,16 @@ def make_strategy(cpu_devices: int, collective_timeout_s: float):
         return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
 
 
-def distribute_batch(strategy, arrays, local_replicas: int):
-    """Split a worker's local batch evenly over its local replicas (PerReplica values)."""
+def distribute_batch(strategy, arrays, local_replicas: int, axis: int = 0):
+    """Split a worker's local batch evenly over its local replicas (PerReplica values),
+    along `axis`: 1 for batches stacked as (steps, batch, ...)."""
     import tensorflow as tf
 
-    size = len(arrays[0]) // local_replicas
+    size = arrays[0].shape[axis] // local_replicas
 
     def piece(ctx):
         i = ctx.replica_id_in_sync_group % local_replicas
-        return tuple(tf.constant(a[i * size:(i + 1) * size]) for a in arrays)
+        part = (slice(None),) * axis + (slice(i * size, (i + 1) * size),)
+        return tuple(tf.constant(a[part]) for a in arrays)
 
     return strategy.experimental_distribute_values_from_function(piece)

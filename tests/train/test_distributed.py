@@ -13,9 +13,10 @@ STEPS, GLOBAL_BATCH = 3, 8
 def worker(config):
     import keras
     import ray.train
+    import tensorflow as tf
 
     from lib.train.loop import ModelPlan, build_model
-    from lib.train.steps import make_train_step
+    from lib.train.steps import make_train_step, make_train_steps
     from lib.train.strategy import configure_devices, distribute_batch, make_strategy
 
     m = config["cpu_devices"]
@@ -32,24 +33,30 @@ def worker(config):
         # averaged over the wrong batch size.
         optimizer = keras.optimizers.SGD(1e-6)  # caffe inputs are O(100)
         optimizer.build(model.trainable_variables)
-    step = make_train_step(strategy, model, optimizer, GLOBAL_BATCH)
     local = GLOBAL_BATCH // world
     x, y = config["x"], config["y"]
-    for k in range(config["steps"]):
-        rows = slice(k * GLOBAL_BATCH + rank * local, k * GLOBAL_BATCH + (rank + 1) * local)
-        step(distribute_batch(strategy, (x[rows], y[rows]), m))
+    batches = [slice(k * GLOBAL_BATCH + rank * local, k * GLOBAL_BATCH + (rank + 1) * local)
+               for k in range(config["steps"])]
+    if config["stacked"]:  # all steps in one call, as the loop runs cached features
+        steps = make_train_steps(strategy, model, optimizer, GLOBAL_BATCH)
+        stack = (np.stack([x[rows] for rows in batches]), np.stack([y[rows] for rows in batches]))
+        steps(distribute_batch(strategy, stack, m, axis=1), tf.constant(len(batches)))
+    else:
+        step = make_train_step(strategy, model, optimizer, GLOBAL_BATCH)
+        for rows in batches:
+            step(distribute_batch(strategy, (x[rows], y[rows]), m))
     np.savez(f"{config['out']}/rank{rank}.npz", *model.get_weights())
 
 
-def run(tmp_path, images, labels, workers, cpu_devices, steps=STEPS):
+def run(tmp_path, images, labels, workers, cpu_devices, steps=STEPS, stacked=False):
     from ray.train import RunConfig, ScalingConfig
 
-    out = tmp_path / f"{workers}x{cpu_devices}-{steps}steps"
+    out = tmp_path / f"{workers}x{cpu_devices}-{steps}steps{'-stacked' * stacked}"
     out.mkdir()
     tensorflow_trainer(
         worker, scaling_config=ScalingConfig(num_workers=workers),
         train_loop_config={"x": images, "y": labels, "out": str(out), "cpu_devices": cpu_devices,
-                           "steps": steps},
+                           "steps": steps, "stacked": stacked},
         run_config=RunConfig(storage_path=str(tmp_path / "storage"), name=out.name),
     ).fit()
     loaded = []
@@ -70,15 +77,16 @@ def test_replicas_agree_and_scale_out_matches_one_worker(cifar_jpeg, tmp_path, r
     one = run(tmp_path, images, labels, workers=1, cpu_devices=1)[0]
     two = run(tmp_path, images, labels, workers=2, cpu_devices=1)
     two_by_two = run(tmp_path, images, labels, workers=2, cpu_devices=2)
-    for a, b in zip(two[0], two[1]):  # (1) every worker holds the same weights after K steps
-        np.testing.assert_array_equal(a, b)
-    for a, b in zip(two_by_two[0], two_by_two[1]):
-        np.testing.assert_array_equal(a, b)
-    # (2) 1 worker, 2 workers and 2 x 2 replicas take the same steps: the differences are
-    # float noise, a thousand times smaller than how far the steps moved the weights.
+    stacked = run(tmp_path, images, labels, workers=2, cpu_devices=2, stacked=True)
+    for pair in (two, two_by_two, stacked):  # (1) every worker holds the same weights
+        for a, b in zip(*pair):
+            np.testing.assert_array_equal(a, b)
+    # (2) 1 worker, 2 workers and 2 x 2 replicas (a call per step, or all steps in one call)
+    # take the same steps: the differences are float noise, a thousand times smaller than
+    # how far the steps moved the weights.
     init = run(tmp_path, images, labels, workers=1, cpu_devices=1, steps=0)[0]
     moved = np.sqrt(sum(np.sum((a - b) ** 2) for a, b in zip(one, init)))
     assert moved > 1e-3
-    for other in (two[0], two_by_two[0]):
+    for other in (two[0], two_by_two[0], stacked[0]):
         gap = np.sqrt(sum(np.sum((a - b) ** 2) for a, b in zip(one, other)))
         assert gap < 1e-3 * moved, (gap, moved)

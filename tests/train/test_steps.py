@@ -24,3 +24,35 @@ def test_augment_feeds_each_step_new_views_of_the_batch():
     assert plain[0] == plain[1] == plain[2]
     augmented = losses(True, 3)
     assert len(set(augmented)) == 3 and plain[0] not in augmented
+
+
+def test_stacked_steps_match_one_call_per_step():
+    """make_train_steps runs the steps make_train_step runs, one call for several."""
+    from lib.train.steps import make_train_steps
+
+    rng = np.random.default_rng(2)
+    xs = rng.normal(size=(5, 16, 8, 8, 3)).astype(np.float32)
+    ys = (rng.integers(0, 4, size=(5, 16))).astype(np.int32)
+    results = {}
+    for stacked in (False, True):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(),
+                                  keras.layers.Dense(4)])
+        optimizer = keras.optimizers.Adam(1e-2)
+        optimizer.build(model.trainable_variables)
+        initial = model.get_weights()
+        strategy = tf.distribute.get_strategy()
+        if stacked:
+            steps = make_train_steps(strategy, model, optimizer, 16)
+            first = steps((tf.constant(xs[:3]), tf.constant(ys[:3])), tf.constant(3))
+            rest = steps((tf.constant(xs[3:]), tf.constant(ys[3:])), tf.constant(2))
+            sums = [float(first[0]) + float(rest[0]), float(first[1]) + float(rest[1])]
+        else:
+            step = make_train_step(strategy, model, optimizer, 16)
+            outs = [step((tf.constant(x), tf.constant(y))) for x, y in zip(xs, ys)]
+            sums = [sum(float(o[0]) for o in outs), sum(float(o[1]) for o in outs)]
+        results[stacked] = (sums, model.get_weights())
+    np.testing.assert_allclose(results[True][0], results[False][0], rtol=1e-5)
+    for stacked_weight, single_weight in zip(results[True][1], results[False][1]):
+        np.testing.assert_allclose(stacked_weight, single_weight, rtol=1e-5, atol=1e-6)
+    assert np.abs(results[True][1][0] - initial[0]).max() > 1e-2  # the steps did move them
