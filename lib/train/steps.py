@@ -49,7 +49,7 @@ def make_train_steps(strategy, model, optimizer, global_batch: int, augment: boo
     """A tf.function running `count` consecutive steps per call, on batches stacked as
     (steps, batch, ...) and split over replicas along the batch axis. Returns this worker's
     (loss sum, correct count) over them. For small steps (a head on cached features), where
-    dispatching one call per step costs several times the step itself."""
+    the cost of a call is a large part of the step's."""
     import tensorflow as tf
 
     replica_step = make_replica_step(model, optimizer, global_batch, augment)
