@@ -76,17 +76,19 @@ class InMemoryShard:
         for start in range(0, len(self), batch_size):
             yield {k: v[start:start + batch_size] for k, v in self.columns.items()}
 
-    def epoch(self, batch_size: int, shuffle_seed: int):
+    def _batch_rows(self, batch_size: int, shuffle_seed: int) -> np.ndarray:
+        """An epoch's row indices, shuffled, as (full batches, batch_size)."""
         order = np.random.default_rng(shuffle_seed).permutation(len(self))
-        for start in range(0, len(order) - batch_size + 1, batch_size):
-            rows = order[start:start + batch_size]
+        return order[:len(order) // batch_size * batch_size].reshape(-1, batch_size)
+
+    def epoch(self, batch_size: int, shuffle_seed: int):
+        for rows in self._batch_rows(batch_size, shuffle_seed):
             yield {k: v[rows] for k, v in self.columns.items()}
 
     def epoch_stacks(self, batch_size: int, shuffle_seed: int, steps: int):
         """The same batches as epoch(), `steps` at a time, stacked as (steps, batch, ...);
         the last stack may hold fewer."""
-        order = np.random.default_rng(shuffle_seed).permutation(len(self))
-        order = order[:len(order) // batch_size * batch_size].reshape(-1, batch_size)
-        for start in range(0, len(order), steps):
-            rows = order[start:start + steps]
+        batch_rows = self._batch_rows(batch_size, shuffle_seed)
+        for start in range(0, len(batch_rows), steps):
+            rows = batch_rows[start:start + steps]
             yield {k: v[rows] for k, v in self.columns.items()}

@@ -12,8 +12,8 @@ import math
 import time
 from dataclasses import dataclass
 
-# Steps per tf.function call on cached features. A head's step is so small that the call
-# dominates: 1.9 ms a step with one call each, 1.2 ms with 100 to a call (bench, 2,560
+# Steps per tf.function call on cached features (images: one). A head's step is so small
+# that the call dominates: 1.9 ms a step with one call each, 1.2 ms with 100 to a call (bench, 2,560
 # images, block5_pool). 100 stacked batches of 32 block-4 features are ~26 MB.
 STEPS_PER_CALL = 100
 
@@ -96,14 +96,7 @@ def train_worker(config: dict) -> None:
     from lib.data.feed import InMemoryShard, epoch_batches
     from lib.metrics.store import MetricsStore
     from lib.train import checkpoint
-    from lib.train.steps import (
-        evaluate,
-        global_sum,
-        local_sum,
-        make_predict,
-        make_train_step,
-        make_train_steps,
-    )
+    from lib.train.steps import evaluate, global_sum, make_predict, make_train_steps
     from lib.train.strategy import distribute_batch
 
     plan: WorkerPlan = config["plan"]
@@ -121,7 +114,6 @@ def train_worker(config: dict) -> None:
         start_epoch = checkpoint.restore(resume_from, model, optimizer)["epoch"] + 1
     elif plan.model.init_from is not None:
         checkpoint.take_shared_weights(ray.train.Checkpoint(plan.model.init_from), model)
-    train_step = make_train_step(strategy, model, optimizer, global_batch, plan.augment)
     train_steps = make_train_steps(strategy, model, optimizer, global_batch, plan.augment)
     predict = make_predict(model)
     shard = ray.train.get_dataset_shard("source")
@@ -149,20 +141,17 @@ def train_worker(config: dict) -> None:
         seed = plan.seed * 100_003 + epoch * 101 + rank
         local_batch = plan.batch_size * local_replicas
         if isinstance(shard, InMemoryShard):
-            for stack in shard.epoch_stacks(local_batch, seed, STEPS_PER_CALL):
-                sums = train_steps(distribute_batch(strategy, (stack["x"], stack["label"]),
-                                                    local_replicas, axis=1),
-                                   tf.constant(len(stack["label"])))
-                loss_sum += float(sums[0])
-                correct += float(sums[1])
-                seen += stack["label"].size
-        else:
-            for batch in epoch_batches(shard, local_batch, shuffle_seed=seed):
-                per_replica = train_step(distribute_batch(strategy, (batch["x"], batch["label"]),
-                                                          local_replicas))
-                loss_sum += local_sum(strategy, per_replica[0])
-                correct += local_sum(strategy, per_replica[1])
-                seen += len(batch["label"])
+            stacks = shard.epoch_stacks(local_batch, seed, STEPS_PER_CALL)
+        else:  # image steps are long: one per call, streamed from Ray Data
+            stacks = ({k: batch[k][None] for k in ("x", "label")}
+                      for batch in epoch_batches(shard, local_batch, shuffle_seed=seed))
+        for stack in stacks:
+            sums = train_steps(distribute_batch(strategy, (stack["x"], stack["label"]),
+                                                local_replicas, axis=1),
+                               tf.constant(len(stack["label"])))
+            loss_sum += float(sums[0])
+            correct += float(sums[1])
+            seen += stack["label"].size
         loss_sum, correct, seen = global_sum(strategy, [loss_sum, correct, seen], local_replicas)
         if not math.isfinite(loss_sum):  # checked after the sum, so every worker stops
             raise FloatingPointError(f"training loss is {loss_sum} in epoch {epoch}")
