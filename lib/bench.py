@@ -134,12 +134,13 @@ def dann_step(images, labels, image_size: int, batch: int) -> Measurement:
     from lib.adapt.networks import NetworkPlan, Networks
     from lib.adapt.step import make_adapt_step
 
+    method = get_method("dann")
+    # adapt's defaults: a 256-wide bottleneck, a BatchNorm per domain
     nets = Networks(NetworkPlan("none", images.shape[1:], image_size, "block5_pool", 5,
-                                int(labels.max()) + 1, 256))
+                                int(labels.max()) + 1, 256, "separate"), method.inputs)
     optimizer = keras.optimizers.Adam(1e-4)
     optimizer.build(nets.trainable_variables)
-    step = make_adapt_step(tf.distribute.get_strategy(), nets, optimizer, get_method("dann"),
-                           batch)
+    step = make_adapt_step(tf.distribute.get_strategy(), nets, optimizer, method, batch)
     half = batch // 2  # the same images per step as full fine-tuning at --batch-size
     source = (tf.constant(images[:half]), tf.constant(labels[:half]))
     target = (tf.constant(images[half:2 * half]),)

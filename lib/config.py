@@ -225,6 +225,9 @@ class BenchConfig:
     run_name: str | None = option(None, "Run name; default: bench-<UTC timestamp>.")
 
 
+DOMAIN_NORMS = ("separate", "shared")
+
+
 def _check_method(text: str) -> None:
     from lib.adapt.methods import get_method
 
@@ -238,6 +241,11 @@ class AdaptOptions:
                          check=_check_method)
     bottleneck: int = option(256, "Width of the adapted features (Dense + BatchNorm + ReLU).",
                              min=1)
+    domain_norm: str = option(
+        "separate", "The bottleneck's BatchNorm: separate (one per domain, each domain "
+                    "normalised with its own statistics: Chang et al. 2019) or shared (one "
+                    "for both, the original DANN). Only methods that train on both domains "
+                    "(dann) have two.", check=_one_of("--domain-norm", DOMAIN_NORMS))
     lambda_max: float = option(1.0, "Final weight of the reversed domain gradient.")
     lambda_gamma: float = option(10.0, "How fast the reversal weight ramps up: "
                                        "lambda_max (2 / (1 + exp(-gamma p)) - 1), p = progress.")

@@ -66,7 +66,8 @@ def adapt(config: AdaptConfig) -> dict:
         plan = AdaptPlan(
             network=NetworkPlan(backbone.weights, tuple(shape), sel.image_size,
                                 backbone.feature_layer, top_blocks, len(inputs.source.class_names),
-                                config.adapt.bottleneck, feature_shape),
+                                config.adapt.bottleneck, config.adapt.domain_norm,
+                                feature_shape),
             identity=identity, method=method.name, epochs=optim.epochs,
             steps_per_epoch=rows_per_worker // (optim.batch_size * local_replicas(scaling)),
             batch_size=optim.batch_size, learning_rate=optim.learning_rate,

@@ -12,6 +12,9 @@ from lib.data.feed import InMemoryShard
 from lib.train.steps import per_example_loss, score_logits
 
 EVAL_BATCH = 256
+# Which domain's normalisation each split's images go through (lib/adapt/networks.py).
+SPLIT_DOMAIN = {"source_sample": "source", "source_val": "source",
+                "target_sample": "target", "target_test": "target"}
 
 
 @dataclass
@@ -43,9 +46,9 @@ class EpochJudge:
         self.class_names = tuple(class_names)
         self.embedding_samples = embedding_samples
 
-        @tf.function
-        def embed(x):
-            z = nets.features(x, training=False)
+        @tf.function  # traced once per domain: `domain` is a Python string
+        def embed(x, domain):
+            z = nets.features(x, training=False, domain=domain)
             return z, tf.cast(nets.label_head(z, training=False), tf.float32)
 
         self.embed = embed
@@ -56,11 +59,11 @@ class EpochJudge:
             return split.batches(EVAL_BATCH)
         return split.iter_batches(batch_size=EVAL_BATCH, batch_format="numpy")
 
-    def _embed(self, split):
+    def _embed(self, name: str, split):
         """(features, logits, labels or None) over a whole split."""
         features, logits, labels = [], [], []
         for batch in self._batches(split):
-            z, out = self.embed(batch["x"])
+            z, out = self.embed(batch["x"], SPLIT_DOMAIN[name])
             features.append(z.numpy())
             logits.append(out.numpy())
             if "label" in batch:
@@ -92,11 +95,11 @@ class EpochJudge:
         return distance, self._embedding_rows(-1, "backbone", source, source_labels, target)
 
     def judge(self, epoch: int) -> Verdict:
-        source_z, _, source_labels = self._embed(self.samples["source_sample"])
-        target_z, target_logits, _ = self._embed(self.samples["target_sample"])
+        source_z, _, source_labels = self._embed("source_sample", self.samples["source_sample"])
+        target_z, target_logits, _ = self._embed("target_sample", self.samples["target_sample"])
         scores, dev = {}, None
         for name, split in self.eval_splits.items():
-            z, logits, labels = self._embed(split)
+            z, logits, labels = self._embed(name, split)
             scores[name] = score_logits(logits, labels, len(self.class_names))
             if name == "source_val":
                 dev = deep_embedded_validation(source_z, target_z, z,

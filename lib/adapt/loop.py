@@ -69,7 +69,7 @@ def adapt_worker(config: dict) -> None:
     total_steps = plan.epochs * plan.steps_per_epoch
 
     with strategy.scope():
-        nets = Networks(plan.network)
+        nets = Networks(plan.network, method.inputs)
         optimizer = keras.optimizers.Adam(annealed_rate(
             plan.learning_rate, plan.lr_alpha, plan.lr_beta, total_steps))
         optimizer.build(nets.trainable_variables)

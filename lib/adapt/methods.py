@@ -38,10 +38,11 @@ def _classified(logits, y, global_batch: int):
          "examples": tf.cast(tf.size(y), tf.float32)}
 
 
-def _classification(nets, x, y, global_batch: int):
+def _classification(nets, x, y, global_batch: int, domain: str):
     import tensorflow as tf
 
-    logits = tf.cast(nets.label_head(nets.features(x, training=True), training=True), tf.float32)
+    logits = tf.cast(nets.label_head(nets.features(x, training=True, domain=domain),
+                                     training=True), tf.float32)
     return _classified(logits, y, global_batch)
 
 
@@ -54,7 +55,7 @@ class SourceOnly:
 
     def loss(self, nets, source, target, lam, global_batch: int):
         xs, ys = source
-        return _classification(nets, xs, ys, global_batch)
+        return _classification(nets, xs, ys, global_batch, "source")
 
 
 class Oracle:
@@ -67,13 +68,14 @@ class Oracle:
 
     def loss(self, nets, source, target, lam, global_batch: int):
         xt, yt = target
-        return _classification(nets, xt, yt, global_batch)
+        return _classification(nets, xt, yt, global_batch, "target")
 
 
 class DANN:
     """Domain-adversarial training: source classification loss plus a domain classifier
     on the bottleneck features, fed through gradient reversal. Source and target go through
-    the networks as one batch, so BatchNorm normalises both domains with shared statistics."""
+    the backbone as one batch; the bottleneck's BatchNorm normalises them together or each
+    with its own (`--domain-norm`, lib/adapt/networks.py)."""
 
     name: ClassVar[str] = "dann"
     reads_target_labels: ClassVar[bool] = False
@@ -84,9 +86,10 @@ class DANN:
 
         (xs, ys), (xt,) = source, target
         n = tf.shape(xs)[0]
-        z = nets.features(tf.concat([xs, xt], axis=0), training=True)
+        zs, zt = nets.features_of_both(xs, xt, training=True)
+        z = tf.concat([zs, zt], axis=0)
         class_loss, sums = _classified(
-            tf.cast(nets.label_head(z[:n], training=True), tf.float32), ys, global_batch)
+            tf.cast(nets.label_head(zs, training=True), tf.float32), ys, global_batch)
         domain_logit = tf.cast(nets.domain_head(reverse_gradient(z, lam), training=True)[:, 0],
                                tf.float32)
         is_source = tf.concat([tf.ones([n]), tf.zeros([tf.shape(xt)[0]])], axis=0)

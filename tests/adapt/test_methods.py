@@ -8,21 +8,22 @@ from lib.adapt.methods import METHODS, UnknownMethod, get_method
 from lib.adapt.networks import NetworkPlan, Networks
 from lib.adapt.selection import proxy_a_distance
 from lib.adapt.step import make_adapt_step
+from lib.config import DOMAIN_NORMS
 
 CLASSES, DIM = 3, 24
 
 
-def plan(bottleneck=16):
+def plan(domain_norm, bottleneck=16):
     return NetworkPlan("none", (32, 32, 3), 32, "block4_pool", 0, CLASSES, bottleneck,
-                       feature_shape=(2, 2, DIM // 4))
+                       domain_norm, feature_shape=(2, 2, DIM // 4))
 
 
-def setup(name, learning_rate=1e-2):
+def setup(name, learning_rate=1e-2, domain_norm="separate"):
     import keras
 
     keras.utils.set_random_seed(0)
     strategy = tf.distribute.get_strategy()
-    nets = Networks(plan())
+    nets = Networks(plan(domain_norm), get_method(name).inputs)
     optimizer = keras.optimizers.Adam(learning_rate)
     optimizer.build(nets.trainable_variables)
     return nets, make_adapt_step(strategy, nets, optimizer, get_method(name), global_batch=16)
@@ -50,10 +51,11 @@ def changed(before, model):
     return any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
 
 
+@pytest.mark.parametrize("domain_norm", DOMAIN_NORMS)
 @pytest.mark.parametrize("name", sorted(METHODS))
-def test_every_method_builds_steps_and_trains_what_its_losses_reach(name):
+def test_every_method_builds_steps_and_trains_what_its_losses_reach(name, domain_norm):
     method = get_method(name)
-    nets, step = setup(name)
+    nets, step = setup(name, domain_norm=domain_norm)
     xs, ys, xt, yt = domains(16, np.random.default_rng(0))
     # Methods that may not read target labels get target batches without them.
     target = (xt, yt) if method.reads_target_labels else (xt,)
@@ -75,17 +77,18 @@ def test_unknown_method_names_the_valid_ones():
 
 
 def test_dann_removes_the_domain_offset_from_the_features_source_only_keeps():
+    """With one BatchNorm for both domains, so that only the adversarial loss can align."""
     rng = np.random.default_rng(1)
     xs, ys, xt, yt = domains(2048, rng)
     distance = {}
     for name in ("source-only", "dann"):
-        nets, step = setup(name, learning_rate=3e-4)
+        nets, step = setup(name, learning_rate=3e-4, domain_norm="shared")
         for k in range(800):
             rows = slice((k * 16) % 2048, (k * 16) % 2048 + 16)
             lam = 2 / (1 + np.exp(-10 * k / 800)) - 1
             step((xs[rows], ys[rows]), (xt[rows],), tf.constant(lam, tf.float32))
-        zs = nets.features(xs[:600], training=False).numpy()
-        zt = nets.features(xt[:600], training=False).numpy()
+        zs = nets.features(xs[:600], training=False, domain="source").numpy()
+        zt = nets.features(xt[:600], training=False, domain="target").numpy()
         distance[name] = proxy_a_distance(zs, zt)
     assert distance["source-only"] > 1.5, distance
     assert distance["dann"] < distance["source-only"] - 0.5, distance
@@ -97,7 +100,8 @@ def test_on_cached_lower_blocks_the_trainable_block_is_adapted_too():
     import keras
 
     nets = Networks(NetworkPlan("none", (32, 32, 3), 32, "block4_pool", 1, CLASSES, 16,
-                                feature_shape=(4, 4, 256)))
+                                "separate", feature_shape=(4, 4, 256)),
+                    get_method("dann").inputs)
     assert {w.path.split("/")[0] for w in nets.backbone.trainable_weights} == {
         "block4_conv1", "block4_conv2", "block4_conv3"}
     optimizer = keras.optimizers.Adam(1e-3)
@@ -112,3 +116,29 @@ def test_on_cached_lower_blocks_the_trainable_block_is_adapted_too():
                 tf.constant(0.5))
     assert np.isfinite(float(sums["domain_loss_sum"]))
     assert changed(before, nets.backbone)
+
+
+@pytest.mark.parametrize("domain_norm", DOMAIN_NORMS)
+def test_each_domain_is_normalised_with_its_own_statistics_only_when_separate(domain_norm):
+    """After one training step a BatchNorm's moving mean is 1% of its batch's mean
+    (momentum 0.99, from zero): with separate norms the target's has moved by the target
+    batch's mean alone, with a shared one by the mean of both domains together."""
+    nets, step = setup("dann", domain_norm=domain_norm)
+    xs, ys, xt, _ = domains(16, np.random.default_rng(0))
+    assert (nets.norms["source"] is not nets.norms["target"]) == (domain_norm == "separate")
+    hs, ht = nets.bottleneck(xs).numpy(), nets.bottleneck(xt).numpy()  # before the step
+    step((xs, ys), (xt,), tf.constant(0.5))
+    expected = {"separate": {"source": hs.mean(0), "target": ht.mean(0)},
+                "shared": dict.fromkeys(("source", "target"),
+                                        np.concatenate([hs, ht]).mean(0))}[domain_norm]
+    for domain, mean in expected.items():
+        np.testing.assert_allclose(nets.norms[domain].moving_mean.numpy(), 0.01 * mean,
+                                   rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["source-only", "oracle"])
+def test_a_method_that_trains_on_one_domain_has_one_norm_for_both(name):
+    """It never sees the other domain's training images, so a BatchNorm of that domain
+    would keep its initial statistics; the one it trains normalises both."""
+    nets, _ = setup(name, domain_norm="separate")
+    assert nets.norms["source"] is nets.norms["target"]
