@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from lib.config import (
     BENCH_PARTS,
+    AdaptOptions,
     BenchConfig,
     FinetuneConfig,
     FinetuneOptimConfig,
@@ -135,9 +136,10 @@ def dann_step(images, labels, image_size: int, batch: int) -> Measurement:
     from lib.adapt.step import make_adapt_step
 
     method = get_method("dann")
-    # adapt's defaults: a 256-wide bottleneck, a BatchNorm per domain
+    adapt_defaults = AdaptOptions()  # the step `raydapt adapt` runs unless told otherwise
     nets = Networks(NetworkPlan("none", images.shape[1:], image_size, "block5_pool", 5,
-                                int(labels.max()) + 1, 256, "separate"), method.inputs)
+                                int(labels.max()) + 1, adapt_defaults.bottleneck,
+                                adapt_defaults.domain_norm), method.inputs)
     optimizer = keras.optimizers.Adam(1e-4)
     optimizer.build(nets.trainable_variables)
     step = make_adapt_step(tf.distribute.get_strategy(), nets, optimizer, method, batch)

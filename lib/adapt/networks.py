@@ -65,7 +65,7 @@ class Networks:
                           for d in DOMAINS}
         else:
             norm = keras.layers.BatchNormalization(name="bottleneck_norm")
-            self.norms = {d: norm for d in DOMAINS}
+            self.norms = dict.fromkeys(DOMAINS, norm)
         self.label_head = classic_head((plan.bottleneck,), plan.num_classes)
         self.domain_head = keras.Sequential([
             keras.Input(shape=(plan.bottleneck,)),
