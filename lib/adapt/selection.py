@@ -20,6 +20,9 @@ from __future__ import annotations
 import numpy as np
 
 SND_TEMPERATURE = 0.05  # the paper's value
+# The epoch-selection criteria, in the order a run's selection table lists them; the last
+# reads target labels (the bound, not a method).
+CRITERIA = ("last", "source_val", "dev", "snd", "oracle_target_test")
 
 
 def soft_neighbourhood_density(logits: np.ndarray) -> float:
@@ -80,7 +83,8 @@ def deep_embedded_validation(source_train: np.ndarray, target: np.ndarray,
     p_target = np.clip(_fit_logistic(x, y)(source_val), 1e-3, 1 - 1e-3)
     weights = p_target / (1 - p_target) * len(source_train) / len(target)
     weighted = weights * val_losses
-    variance = weights.var()
+    # Both with n - 1, as np.cov and the authors' code (np.var(weight, ddof=1)) have them.
+    variance = weights.var(ddof=1)
     eta = -np.cov(weighted, weights)[0, 1] / variance if variance > 0 else 0.0
     return float(weighted.mean() + eta * weights.mean() - eta)
 
@@ -100,13 +104,13 @@ def select_epochs(epochs: list[dict], evals: list[dict]) -> list[dict]:
     def best(scores: dict) -> int | None:
         return max(scores, key=lambda e: (scores[e], e)) if scores else None
 
-    picks = [("last", True, last, None), ("source_val", True, best(source_val),
-                                           source_val),
-             ("dev", True, best(dev), dev), ("snd", True, best(snd), snd),
-             ("oracle_target_test", False, best(target_test), target_test)]
-    return [{"criterion": name, "label_free": label_free, "epoch": epoch,
+    scored = {"last": None, "source_val": source_val, "dev": dev, "snd": snd,
+              "oracle_target_test": target_test}
+    picks = [(name, scored[name], last if name == "last" else best(scored[name]))
+             for name in CRITERIA]
+    return [{"criterion": name, "label_free": name != "oracle_target_test", "epoch": epoch,
              "criterion_value": (-scores[epoch] if name == "dev" else scores[epoch])
              if scores else None,
              "source_val_accuracy": source_val.get(epoch),
              "target_test_accuracy": target_test.get(epoch)}
-            for name, label_free, epoch, scores in picks if epoch is not None]
+            for name, scores, epoch in picks if epoch is not None]

@@ -1,5 +1,9 @@
+import errno
+import posixpath
+
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from lib.metrics.schema import EPOCHS, SCHEMA_VERSION
 from lib.metrics.store import MetricsStore
@@ -68,3 +72,73 @@ def test_the_before_training_file_is_read_with_the_epochs(tmp_path):
                     epoch=epoch)
     assert sorted(store.read("domain_distance").column("epoch").to_pylist()) == [-1, 0]
     assert (tmp_path / "r" / "metrics" / "domain_distance-start.parquet").is_file()
+
+
+class _DiskFillsUp:
+    """An output stream that takes `room` bytes, then fails like a full disk: the file is open
+    and partly written when the error comes."""
+
+    def __init__(self, stream, room):
+        self._stream, self._room = stream, room
+
+    def write(self, data):
+        data = memoryview(data)
+        self._stream.write(data[:self._room])
+        self._room -= min(len(data), self._room)
+        if self._room == 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return len(data)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._stream.close()
+
+
+class _FillingFileSystem:
+    """The store's own filesystem, recording the paths it opens for writing; with `room`, the
+    streams it opens fail after that many bytes."""
+
+    def __init__(self, fs, room=None):
+        self._fs, self._room, self.opened = fs, room, []
+
+    def open_output_stream(self, path, *args, **kwargs):
+        self.opened.append(path)
+        stream = self._fs.open_output_stream(path, *args, **kwargs)
+        return stream if self._room is None else _DiskFillsUp(stream, self._room)
+
+    def __getattr__(self, name):
+        return getattr(self._fs, name)
+
+
+def test_a_write_goes_to_a_dot_file_beside_the_final_one_then_is_renamed(tmp_path):
+    store = MetricsStore(str(tmp_path), "r")
+    store.fs = _FillingFileSystem(store.fs)
+    final = store.write("epochs", [row(0, 2.0)], epoch=0)
+    [opened] = store.fs.opened
+    # Same directory: a rename there is atomic; a dot-name: readers skip it meanwhile.
+    assert posixpath.dirname(opened) == posixpath.dirname(final)
+    assert posixpath.basename(opened).startswith(".") and opened != final
+    metrics = tmp_path / "r" / "metrics"
+    assert sorted(p.name for p in metrics.iterdir()) == ["epochs-e0000.parquet"]
+    # A fresh store: pyarrow's reader wants a real FileSystem, not the recording wrapper.
+    assert MetricsStore(str(tmp_path), "r").read("epochs").column("loss").to_pylist() == [2.0]
+
+
+def test_a_write_failing_halfway_keeps_the_last_good_file_and_leaves_no_partial_one(tmp_path):
+    store = MetricsStore(str(tmp_path), "r")
+    store.write("epochs", [row(1, 1.5)], epoch=1)
+    good = (tmp_path / "r" / "metrics" / "epochs-e0001.parquet").read_bytes()
+    # A restart redoing epoch 1 runs out of disk 100 bytes into the new file.
+    store.fs = _FillingFileSystem(store.fs, room=100)
+    with pytest.raises(OSError, match="No space left"):
+        store.write("epochs", [row(1, 1.4)], epoch=1)
+    assert store.fs.opened, "the failure must come after the output file was opened"
+    metrics = tmp_path / "r" / "metrics"
+    assert sorted(p.name for p in metrics.iterdir()) == ["epochs-e0001.parquet"]
+    assert (metrics / "epochs-e0001.parquet").read_bytes() == good
+    assert MetricsStore(str(tmp_path), "r").read("epochs").column("loss").to_pylist() == [1.5]
