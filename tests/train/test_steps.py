@@ -62,7 +62,6 @@ def test_stacked_steps_match_one_call_per_step():
 REPLICA_SCRIPT = """
 import json, sys
 import numpy as np
-import pytest
 from lib.train.strategy import configure_devices, make_strategy
 configure_devices(2)
 import keras, tensorflow as tf
@@ -73,7 +72,7 @@ rng = np.random.default_rng(0)
 xs = rng.normal(size=(3, 8, 6)).astype(np.float32)   # 3 steps of a global batch of 8
 ys = (np.arange(24).reshape(3, 8) % 4).astype(np.int32)
 final = {}
-for replicas in (1, 2):
+for replicas in (2, 1):  # collectives must be set up before TF runs any op
     strategy = make_strategy(replicas, 60) if replicas > 1 else tf.distribute.get_strategy()
     keras.utils.set_random_seed(0)
     with strategy.scope():
