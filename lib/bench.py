@@ -18,12 +18,12 @@ from lib.config import (
     BENCH_PARTS,
     AdaptOptions,
     BenchConfig,
+    DataConfig,
     FinetuneConfig,
     FinetuneOptimConfig,
     ModelConfig,
     RunOptions,
     ScalingOptions,
-    SelectionConfig,
 )
 from lib.flops import train_step_flops, vgg16_forward_flops
 from lib.metrics.store import MetricsStore
@@ -124,10 +124,11 @@ def classic_recipe(images, labels, image_size: int, epochs_measured: int = 2):
                        note=f"{epoch:.1f} s per epoch of {len(images)} images"), epoch
 
 
-def dann_step(images, labels, image_size: int, batch: int) -> Measurement:
-    """The adversarial step with the whole backbone training: each step pushes `batch`
-    source and `batch` target images through the extractor (forward and backward), so
-    both count. Driver process, default strategy, in-memory batches: the step's own cost."""
+def adapt_step(name: str, images, labels, image_size: int, batch: int) -> Measurement:
+    """One method's adaptation step with the whole backbone training: each step pushes
+    `batch` / 2 source and as many target images through the networks; the images its
+    losses feed (its `inputs`) count, each through forward and backward. Driver process,
+    default strategy, in-memory batches: the step's own cost."""
     import keras
     import tensorflow as tf
 
@@ -135,26 +136,32 @@ def dann_step(images, labels, image_size: int, batch: int) -> Measurement:
     from lib.adapt.networks import NetworkPlan, Networks
     from lib.adapt.step import make_adapt_step
 
-    method = get_method("dann")
+    method = get_method(name)
     adapt_defaults = AdaptOptions()  # the step `raydapt adapt` runs unless told otherwise
+    norm = method.domain_norm if adapt_defaults.domain_norm == "auto" \
+        else adapt_defaults.domain_norm
     nets = Networks(NetworkPlan("none", images.shape[1:], image_size, "block5_pool", 5,
-                                int(labels.max()) + 1, adapt_defaults.bottleneck,
-                                adapt_defaults.domain_norm), method.inputs)
+                                int(labels.max()) + 1, adapt_defaults.bottleneck, norm), method)
     optimizer = keras.optimizers.Adam(1e-4)
     optimizer.build(nets.trainable_variables)
     step = make_adapt_step(tf.distribute.get_strategy(), nets, optimizer, method, batch)
     half = batch // 2  # the same images per step as full fine-tuning at --batch-size
     source = (tf.constant(images[:half]), tf.constant(labels[:half]))
     target = (tf.constant(images[half:2 * half]),)
-    lam = tf.constant(0.5)
+    if method.reads_target_labels:
+        target += (tf.constant(labels[half:2 * half]),)
+    progress = tf.constant(0.5)
     for _ in range(2):  # trace and warm up
-        float(step(source, target, lam)["loss_sum"])
+        float(step(source, target, progress)["loss"][0])
     steps = max(3, len(images) // batch)
-    seconds = _timed(lambda: [float(step(source, target, lam)["loss_sum"]) for _ in range(steps)])
-    return Measurement("DANN step, whole backbone training (driver, no Ray)",
-                       steps * 2 * half / seconds,
+    seconds = _timed(lambda: [float(step(source, target, progress)["loss"][0])
+                              for _ in range(steps)])
+    fed = half * len(method.inputs)
+    return Measurement(f"{name} step, whole backbone training (driver, no Ray)",
+                       steps * fed / seconds,
                        train_step_flops(vgg16_forward_flops(image_size)) / 1e9, seconds,
-                       batch_size=2 * half, note=f"{half} source + {half} target images a step")
+                       batch_size=fed, note=" + ".join(f"{half} {d}" for d in method.inputs)
+                       + " images a step")
 
 
 def bench_worker(config: dict) -> None:
@@ -231,7 +238,7 @@ def frozen_fast_path(cfg: BenchConfig, storage: str, run: str, classic_epoch: fl
 
     config = FinetuneConfig(
         source=cfg.source, val=None,
-        selection=SelectionConfig(limit_per_class=cfg.images // 10, image_size=cfg.image_size),
+        data=DataConfig(limit_per_class=cfg.images // 10, image_size=cfg.image_size),
         model=ModelConfig(weights="none", trainable="head"),
         optim=FinetuneOptimConfig(epochs=cfg.epochs, batch_size=32),
         scaling=ScalingOptions(workers=1),
@@ -299,8 +306,17 @@ def bench(cfg: BenchConfig) -> list[dict]:
                                        f"{run}-full-{workers}w")
         if bf16_peak is not None:
             results += full_finetuning(raw, shape, cfg, 1, "bf16", scratch, f"{run}-full-bf16")
-    if "dann" in parts:
-        results.append(dann_step(images, labels, cfg.image_size, cfg.batch_size))
+    if "adapt" in parts:
+        from lib.adapt.methods import registry
+
+        names = [m.strip() for m in cfg.methods.split(",")] if cfg.methods else list(registry())
+        steps = [adapt_step(name, images, labels, cfg.image_size, cfg.batch_size)
+                 for name in names]
+        dann = next((m for m, name in zip(steps, names) if name == "dann"), None)
+        for m in steps:
+            if dann is not None:
+                m.note += f"; {m.images_per_s / dann.images_per_s:.2f}x dann's images/s"
+        results += steps
 
     where = machine()
     rows = [{

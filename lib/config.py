@@ -7,26 +7,10 @@ shows as one panel in `--help`. Every default lives here, nowhere else.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-REQUIRED = object()
-
-
-def option(default: Any, help: str, *, check: Callable[[Any], Any] | None = None,
-           min: int | None = None, argument: bool = False) -> Any:
-    """A config field and its CLI help; `check` raises ValueError on a bad value (on each
-    item of a list). `argument`: positional on the command line instead of an --option."""
-    meta = {"help": help, "check": check, "min": min, "argument": argument}
-    if default is REQUIRED:
-        return field(metadata=meta)
-    if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata=meta)
-    return field(default=default, metadata=meta)
-
-
-def group(cls, title: str) -> Any:
-    return field(default_factory=cls, metadata={"group": title})
+from lib.adapt.selection import CRITERIA
+from lib.options import REQUIRED, group, option
 
 
 def _one_of(flag: str, choices: tuple[str, ...]) -> Callable[[str], None]:
@@ -50,7 +34,7 @@ def _check_shift(text: str) -> None:
 
 
 @dataclass(frozen=True)
-class SelectionConfig:
+class DataConfig:
     limit_per_class: int | None = option(
         None, "Keep the first N images of each class, in stable (file name / index) order.", min=1)
     classes: str | None = option(
@@ -74,7 +58,7 @@ class PrepareConfig:
         check=_check_shift)
     overwrite: bool = option(False, "Replace --out when it holds a different dataset.")
     rows_per_file: int = option(10_000, "Rows per Parquet file (about 30 MB at 32x32).", min=1)
-    selection: SelectionConfig = group(SelectionConfig, "Data selection")
+    data: DataConfig = group(DataConfig, "Data")
 
 
 def _check_trainable(text: str) -> None:
@@ -111,8 +95,9 @@ class BackboneConfig:
 
 @dataclass(frozen=True)
 class ModelConfig(BackboneConfig):
-    init_from: str | None = option(None, "Start from the weights of this run's latest checkpoint "
-                                         "(stage two of the recipe: unfreeze, lower rate).")
+    init_from: str | None = option(None, "Start from the weights this run's latest checkpoint "
+                                         "shares with the model, by name (finetune's stage two: "
+                                         "unfreeze, lower rate; adapt: any method's run).")
 
 
 @dataclass(frozen=True)
@@ -172,12 +157,41 @@ class FinetuneConfig:
 
     source: str = option("cifar10:train", "Training data URI.", check=_check_uri)
     val: str | None = option("cifar10:test", "Evaluation data URI (each epoch).", check=_check_uri)
-    selection: SelectionConfig = group(SelectionConfig, "Data selection")
+    data: DataConfig = group(DataConfig, "Data")
     model: ModelConfig = group(ModelConfig, "Model")
     optim: FinetuneOptimConfig = group(FinetuneOptimConfig, "Optimisation")
     scaling: ScalingOptions = group(ScalingOptions, "Scaling")
     run: RunOptions = group(RunOptions, "Run")
     failure: FailureOptions = group(FailureOptions, "Failures")
+
+
+# Config fields that do not change what a run computes: runs differing only in these are
+# the same experiment.
+NOT_THE_EXPERIMENT = (("run",), ("failure",), ("adapt", "embedding_samples"),
+                      ("model", "feature_cache"))
+
+
+def experiment_key(config: dict, *also_ignore: tuple[str, ...]) -> str:
+    """What a run computes, as canonical JSON of its saved config (dataclasses.asdict)
+    without NOT_THE_EXPERIMENT and `also_ignore` (e.g. ("data", "seed") to group seeds).
+    The run's config_hash is a hash of it; the report groups and pairs runs by it."""
+    import copy
+    import json
+
+    config = copy.deepcopy(config)
+    for path in (*NOT_THE_EXPERIMENT, *also_ignore):
+        parent = config
+        for key in path[:-1]:
+            parent = parent.get(key, {})
+        parent.pop(path[-1], None)
+    return json.dumps(config, sort_keys=True)
+
+
+def config_hash(config) -> str:
+    import dataclasses
+    import hashlib
+
+    return hashlib.sha256(experiment_key(dataclasses.asdict(config)).encode()).hexdigest()[:12]
 
 
 def config_from_dict(cls, data: dict):
@@ -195,7 +209,7 @@ def config_from_dict(cls, data: dict):
     return cls(**kwargs)
 
 
-BENCH_PARTS = ("forward", "classic", "fastpath", "full", "dann")
+BENCH_PARTS = ("forward", "classic", "fastpath", "full", "adapt")
 
 
 def _check_bench_parts(text: str) -> None:
@@ -220,35 +234,54 @@ class BenchConfig:
     bf16: bool = option(True, "Also measure mixed_bfloat16 where the CPU supports it.")
     only: str | None = option(
         None, "Measure only these, comma-separated: forward, classic, fastpath (implies "
-              "classic), full, dann. The fp32 peak is always measured.", check=_check_bench_parts)
+              "classic), full, adapt. The fp32 peak is always measured.", check=_check_bench_parts)
+    methods: str | None = option(
+        None, "The adaptation methods whose step `adapt` measures, comma-separated; default: "
+              "every registered one.", check=lambda text: [_check_method(m.strip())
+                                                           for m in text.split(",")])
     storage: str = option("./runs", "Where the bench run's table and scratch runs go.")
     run_name: str | None = option(None, "Run name; default: bench-<UTC timestamp>.")
 
 
-DOMAIN_NORMS = ("separate", "shared")
+DOMAIN_NORMS = ("auto", "separate", "shared", "statistics")
 
 
 def _check_method(text: str) -> None:
-    from lib.adapt.methods import get_method
+    from lib.adapt.methods import method_class
 
-    get_method(text)
+    method_class(text)
+
+
+def _method_options_help() -> str:
+    from lib.adapt.methods import options_help, registry
+
+    return (f"A hyperparameter of the method, NAME=VALUE; repeat for more. Methods: "
+            f"{', '.join(registry())}. Options and defaults: {options_help()}.")
+
+
+def _method_norms_help() -> str:
+    from lib.adapt.methods import registry
+
+    others = [f"{name}: {cls.domain_norm}" for name, cls in registry().items()
+              if cls.domain_norm != "separate" and len(cls.inputs) == 2]
+    return "; ".join(["separate", *others])
 
 
 @dataclass(frozen=True)
 class AdaptOptions:
-    method: str = option("dann", "dann; source-only (no domain loss: the baseline); oracle "
-                                 "(trains on target labels: the ceiling, marked as such).",
-                         check=_check_method)
+    method: str = option("dann", "The adaptation method (lib/adapt/methods/); source-only is "
+                                 "the baseline, oracle trains on target labels: the ceiling, "
+                                 "marked as such.", check=_check_method)
+    method_opt: list[str] = option([], _method_options_help())
     bottleneck: int = option(256, "Width of the adapted features (Dense + BatchNorm + ReLU).",
                              min=1)
     domain_norm: str = option(
-        "separate", "The bottleneck's BatchNorm: separate (one per domain, each domain "
-                    "normalised with its own statistics: Chang et al. 2019) or shared (one "
-                    "for both, the original DANN). Only methods that train on both domains "
-                    "(dann) have two.", check=_one_of("--domain-norm", DOMAIN_NORMS))
-    lambda_max: float = option(1.0, "Final weight of the reversed domain gradient.")
-    lambda_gamma: float = option(10.0, "How fast the reversal weight ramps up: "
-                                       "lambda_max (2 / (1 + exp(-gamma p)) - 1), p = progress.")
+        "auto", "The bottleneck's BatchNorm: separate (one per domain: statistics, scale and "
+                "shift; Chang et al. 2019), shared (one for both, the original DANN), "
+                "statistics (each domain's own statistics, one scale and shift: AdaBN's), or "
+                f"auto: the method's own ({_method_norms_help()}). Methods that train on one "
+                "domain (source-only, oracle) have one.",
+        check=_one_of("--domain-norm", DOMAIN_NORMS))
     lr_alpha: float = option(10.0, "Learning-rate annealing lr / (1 + alpha p)^beta; 0: off.")
     lr_beta: float = option(0.75, "Exponent of the learning-rate annealing.")
     selection_samples: int = option(
@@ -280,8 +313,8 @@ class AdaptConfig:
                                      check=_check_uri)
     eval_limit_per_class: int | None = option(
         None, "Images per class of --source-val and --target-test (default: all).", min=1)
-    selection: SelectionConfig = group(SelectionConfig, "Data selection")
-    model: BackboneConfig = group(BackboneConfig, "Model")
+    data: DataConfig = group(DataConfig, "Data")
+    model: ModelConfig = group(ModelConfig, "Model")
     adapt: AdaptOptions = group(AdaptOptions, "Adaptation")
     optim: AdaptOptimConfig = group(AdaptOptimConfig, "Optimisation")
     scaling: ScalingOptions = group(ScalingOptions, "Scaling")
@@ -290,7 +323,6 @@ class AdaptConfig:
 
 
 REPORT_FORMATS = ("table", "csv", "json", "markdown")
-SELECTION_RULES = ("last", "source_val", "dev", "snd", "oracle_target_test")
 SEED_MODES = ("each", "mean")
 
 
@@ -329,7 +361,7 @@ class ReportConfig:
         "source_val", "The epoch an adapt run reports, by the criterion that picks it: last, "
                       "source_val, dev, snd (label-free) or oracle_target_test (reads target "
                       "labels). Finetune runs report their last epoch.",
-        check=_one_of("--selection", SELECTION_RULES))
+        check=_one_of("--selection", CRITERIA))
     seeds: str = option("each", "each: a row per run; mean: runs that differ only in --seed "
                                 "become one row with mean and standard deviation.",
                         check=_one_of("--seeds", SEED_MODES))

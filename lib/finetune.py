@@ -8,7 +8,6 @@ from lib.config import FinetuneConfig
 from lib.data.classes import check_same_classes, parse_class_list
 from lib.data.images import plan_images
 from lib.data.uri import parse_uri
-from lib.errors import NoInputError
 from lib.metrics.runs import RunRecord
 from lib.metrics.store import MetricsStore
 from lib.models import parse_trainable, weights_identity
@@ -16,14 +15,14 @@ from lib.runtime import init_ray
 from lib.train.inputs import load_for_workers, plan_feature_cache
 from lib.train.launch import (
     check_enough_rows,
-    config_hash,
     fit,
-    local_replicas,
+    identify,
+    init_from_checkpoint,
     recorded,
     resolve_run,
     save_config,
 )
-from lib.train.loop import ModelPlan, RunIdentity, WorkerPlan, train_worker
+from lib.train.loop import ModelPlan, TrainPlan, train_worker
 
 JOB = "finetune"
 
@@ -31,7 +30,7 @@ JOB = "finetune"
 def finetune(config: FinetuneConfig) -> dict:
     """Train, write the run's Parquet tables, and return the last epoch's evaluation."""
     config = resolve_run(config, JOB)
-    sel, model_cfg, optim = config.selection, config.model, config.optim
+    sel, model_cfg, optim = config.data, config.model, config.optim
     # Preflight: everything that can be wrong with the input fails here, before Ray starts.
     options = {"limit_per_class": sel.limit_per_class, "classes": parse_class_list(sel.classes),
                "seed": sel.seed, "image_size": sel.image_size}
@@ -43,39 +42,25 @@ def finetune(config: FinetuneConfig) -> dict:
     weights_identity(model_cfg.weights)
     check_enough_rows(source.num_rows, config.scaling, optim.batch_size, config.source)
     run, storage = config.run.run_name, config.run.storage
-    init_from = None
-    if model_cfg.init_from:
-        from lib.train.checkpoint import latest_in_run, weight_names
-
-        found = latest_in_run(f"{storage}/{model_cfg.init_from}")
-        if found is None:
-            raise NoInputError(f"--init-from {model_cfg.init_from}: no checkpoint under {storage}")
-        weight_names(found)  # a checkpoint the workers could not take weights from fails here
-        init_from = found.path
+    init_from = init_from_checkpoint(storage, model_cfg.init_from) if model_cfg.init_from \
+        else None
     for images in (source, val) if val is not None else (source,):
         images.preflight()  # decodes folder images: the slow check goes last
 
     save_config(storage, run, config)
     scaling = config.scaling
     store = MetricsStore(storage, run)
-    identity = RunIdentity(storage, run, JOB, "finetune", config_hash(config))
-    record = RunRecord(store, {"run": run, "job": JOB, "method": "finetune", "reads_target_labels": False,
-                               "config_hash": identity.config_hash, "workers": scaling.workers,
-                               "replicas": scaling.workers * local_replicas(scaling)},
-                       asdict(config))  # its clock starts here: wall time covers extraction
+    identity = identify(config, JOB, "finetune", reads_target_labels=False)
+    # The record's clock starts here: wall time covers extraction.
+    record = RunRecord(store, identity.row(), asdict(config))
     init_ray(config.run.address, local_cpus=scaling.workers * scaling.cpus_per_worker + 1)
     with recorded(record, store):
         train_data, val_data, shape, feature_shape = training_data(config, source, val)
-        plan = WorkerPlan(
+        plan = TrainPlan(
+            config=config,
             model=ModelPlan(model_cfg.weights, tuple(shape), sel.image_size, model_cfg.feature_layer,
                             top_blocks, len(source.class_names), feature_shape, init_from),
-            identity=identity, epochs=optim.epochs, batch_size=optim.batch_size,
-            learning_rate=optim.learning_rate, precision=optim.precision, augment=optim.augment,
-            seed=sel.seed,
-            cpu_devices=1 if scaling.gpus_per_worker else scaling.cpu_replicas_per_worker,
-            threads=scaling.cpus_per_worker,
-            collective_timeout_s=config.failure.collective_timeout_s,
-            class_names=source.class_names,
+            identity=identity, class_names=source.class_names,
             eval_splits=(("val", config.val),) if val_data is not None else (),
         )
         datasets = {"source": train_data} | ({"val": val_data} if val_data is not None else {})
@@ -93,9 +78,9 @@ def training_data(config: FinetuneConfig, source, val):
     images with --no-feature-cache, --trainable all or --augment (a cached output is of the
     unaugmented image). (train, val or None, image shape, feature shape or None)."""
     cache = None if config.optim.augment else plan_feature_cache(
-        config.model, config.selection.image_size, config.optim.precision, config.run.storage,
+        config.model, config.data.image_size, config.optim.precision, config.run.storage,
         config.scaling.workers)
     plans = {"train": source} | ({"val": val} if val is not None else {})
     loaded, shape, feature_shape = load_for_workers(plans, cache=cache,
-                                                    shuffle_seed=config.selection.seed)
+                                                    shuffle_seed=config.data.seed)
     return loaded["train"], loaded.get("val"), shape, feature_shape

@@ -26,7 +26,7 @@ SCHEMA_VERSION = 1
 
 def prepare(config: PrepareConfig) -> dict:
     """Write the dataset and return its manifest (the existing one when nothing changed)."""
-    sel = config.selection
+    sel = config.data
     shift = parse_shift(config.target_shift) if config.target_shift else None
     plan = plan_images(parse_uri(config.source), shift, limit_per_class=sel.limit_per_class,
                        classes=parse_class_list(sel.classes), seed=sel.seed,

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 from lib.config import (
+    DataConfig,
     FinetuneConfig,
     FinetuneOptimConfig,
     ModelConfig,
     RunOptions,
     ScalingOptions,
-    SelectionConfig,
 )
 from lib.finetune import finetune
 from lib.metrics.store import MetricsStore
@@ -24,7 +24,7 @@ def small(cifar_jpeg, storage, run, *, feature_cache=True, per_class=10, epochs=
           resume=None, trainable="head", init_from=None, learning_rate=1e-3, augment=False):
     return FinetuneConfig(
         source=f"folder:{cifar_jpeg}/train", val=f"folder:{cifar_jpeg}/test",
-        selection=SelectionConfig(limit_per_class=per_class, seed=1),
+        data=DataConfig(limit_per_class=per_class, seed=1),
         model=ModelConfig(weights="hed", feature_layer="block4_pool", trainable=trainable,
                           feature_cache=feature_cache, init_from=init_from),
         optim=FinetuneOptimConfig(epochs=epochs, batch_size=10, learning_rate=learning_rate,

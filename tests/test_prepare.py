@@ -5,7 +5,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from lib.config import PrepareConfig, SelectionConfig
+from lib.config import DataConfig, PrepareConfig
 from lib.data.shifts import Shift
 from lib.errors import OutputError
 from lib.prepare import prepare
@@ -20,7 +20,7 @@ def test_thousand_rows_equal_a_direct_decode_and_rerun_is_a_noop(cifar_jpeg, tmp
                                                                   capsys):
     out = tmp_path / "p"
     config = PrepareConfig(source=f"folder:{cifar_jpeg}/train", out=str(out),
-                           selection=SelectionConfig(limit_per_class=100))
+                           data=DataConfig(limit_per_class=100))
     manifest = prepare(config)
     rows = read_rows(out)
     assert len(rows) == 1000 == manifest["num_rows"]
@@ -45,12 +45,12 @@ def test_different_inputs_need_overwrite(small_folder, tmp_path, ray_local):
     out = tmp_path / "p"
     prepare(PrepareConfig(source=f"folder:{small_folder}", out=str(out)))
     changed = PrepareConfig(source=f"folder:{small_folder}", out=str(out),
-                            selection=SelectionConfig(limit_per_class=2))
+                            data=DataConfig(limit_per_class=2))
     with pytest.raises(OutputError, match="already holds a different dataset"):
         prepare(changed)
     assert len(read_rows(out)) == 40
     manifest = prepare(PrepareConfig(source=changed.source, out=changed.out, overwrite=True,
-                                     selection=changed.selection))
+                                     data=changed.data))
     assert len(read_rows(out)) == 20 == manifest["num_rows"]
     assert not list(out.rglob(".*")), "staging or temp files left behind"
 
@@ -59,7 +59,7 @@ def test_target_shift_is_applied_and_recorded(small_folder, tmp_path, ray_local)
     out = tmp_path / "fog"
     manifest = prepare(PrepareConfig(source=f"folder:{small_folder}", out=str(out),
                                      target_shift="fog@4",
-                                     selection=SelectionConfig(seed=5, limit_per_class=1)))
+                                     data=DataConfig(seed=5, limit_per_class=1)))
     assert manifest["target_shift"] == "fog@4"
     rows = read_rows(out)
     ids = [r["example_id"] for r in rows]

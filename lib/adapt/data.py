@@ -42,7 +42,7 @@ def _canonical(uri: DatasetURI) -> DatasetURI:
 
 def plan_inputs(config) -> AdaptInputs:
     """Everything that needs no pixels: fails fast on bad URIs, shifts and class lists."""
-    sel = config.selection
+    sel = config.data
     options = {"classes": parse_class_list(sel.classes), "seed": config.shift_seed,
                "image_size": sel.image_size}
     shift = parse_shift(config.target_shift) if config.target_shift else None
@@ -72,13 +72,13 @@ def worker_datasets(config, inputs: AdaptInputs, reads_target_labels: bool,
     plans = {"source": inputs.source, "target": inputs.target, **inputs.evaluated()}
     loaded, shape, feature_shape = load_for_workers(
         plans, unlabelled=frozenset() if reads_target_labels else frozenset({"target"}),
-        cache=cache, shuffle_seed=config.selection.seed)
+        cache=cache, shuffle_seed=config.data.seed)
     samples = config.adapt.selection_samples
     datasets = {
         **loaded,
-        "source_sample": loaded["source"].random_shuffle(seed=config.selection.seed)
+        "source_sample": loaded["source"].random_shuffle(seed=config.data.seed)
                                          .limit(samples).materialize(),
-        "target_sample": loaded["target"].random_shuffle(seed=config.selection.seed + 1)
+        "target_sample": loaded["target"].random_shuffle(seed=config.data.seed + 1)
                                          .limit(samples).materialize(),
     }
     return datasets, shape, feature_shape

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 from lib.adapt.data import plan_inputs, worker_datasets
 from lib.adapt.loop import AdaptPlan, adapt_worker
-from lib.adapt.methods import get_method
+from lib.adapt.methods import canonical_options, get_method
 from lib.adapt.networks import NetworkPlan
 from lib.adapt.selection import select_epochs
 from lib.config import AdaptConfig
@@ -18,14 +18,14 @@ from lib.runtime import init_ray
 from lib.train.inputs import plan_feature_cache
 from lib.train.launch import (
     check_enough_rows,
-    config_hash,
     fit,
+    identify,
+    init_from_checkpoint,
     local_replicas,
     recorded,
     resolve_run,
     save_config,
 )
-from lib.train.loop import RunIdentity
 
 JOB = "adapt"
 
@@ -36,25 +36,30 @@ def adapt(config: AdaptConfig) -> dict:
     if config.target is None and not config.run.resume:
         raise UsageError("Missing option '--target' (required unless --resume)")
     config = resolve_run(config, JOB)
-    method = get_method(config.adapt.method)
-    sel, backbone, optim, scaling = config.selection, config.model, config.optim, config.scaling
+    method = get_method(config.adapt.method, config.adapt.method_opt)
+    # The run records every hyperparameter of its method, defaults included, and the
+    # normalisation it got: its config says what it computed.
+    config = replace(config, adapt=replace(
+        config.adapt, method_opt=canonical_options(type(method), method.options),
+        domain_norm=method.domain_norm if config.adapt.domain_norm == "auto"
+        else config.adapt.domain_norm))
+    sel, backbone, optim, scaling = config.data, config.model, config.optim, config.scaling
     # Preflight: everything that can be wrong with the input fails here, before Ray starts.
     inputs = plan_inputs(config)
     top_blocks = parse_trainable(backbone.trainable)
     weights_identity(backbone.weights)
     for name, images in (("--source", inputs.source), ("--target", inputs.target)):
         check_enough_rows(images.num_rows, scaling, optim.batch_size, f"{name} {images.uri}")
+    run, storage = config.run.run_name, config.run.storage
+    init_from = init_from_checkpoint(storage, backbone.init_from) if backbone.init_from \
+        else None
     for images in inputs.all():
         images.preflight()  # decodes folder images: the slow check goes last
 
-    run, storage = config.run.run_name, config.run.storage
     save_config(storage, run, config)
     store = MetricsStore(storage, run)
-    identity = RunIdentity(storage, run, JOB, method.name, config_hash(config))
-    row_id = {"run": run, "job": JOB, "method": method.name,
-              "reads_target_labels": method.reads_target_labels,
-              "config_hash": identity.config_hash, "workers": scaling.workers,
-              "replicas": scaling.workers * local_replicas(scaling)}
+    identity = identify(config, JOB, method.name, method.reads_target_labels)
+    row_id = identity.row()
     record = RunRecord(store, row_id, asdict(config))
     init_ray(config.run.address, local_cpus=scaling.workers * scaling.cpus_per_worker + 1)
     with recorded(record, store):
@@ -64,21 +69,14 @@ def adapt(config: AdaptConfig) -> dict:
                                                          method.reads_target_labels, cache)
         rows_per_worker = min(inputs.source.num_rows, inputs.target.num_rows) // scaling.workers
         plan = AdaptPlan(
+            config=config,
             network=NetworkPlan(backbone.weights, tuple(shape), sel.image_size,
                                 backbone.feature_layer, top_blocks, len(inputs.source.class_names),
                                 config.adapt.bottleneck, config.adapt.domain_norm,
                                 feature_shape),
-            identity=identity, method=method.name, epochs=optim.epochs,
+            identity=identity, init_from=init_from,
             steps_per_epoch=rows_per_worker // (optim.batch_size * local_replicas(scaling)),
-            batch_size=optim.batch_size, learning_rate=optim.learning_rate,
-            lr_alpha=config.adapt.lr_alpha, lr_beta=config.adapt.lr_beta,
-            lambda_max=config.adapt.lambda_max, lambda_gamma=config.adapt.lambda_gamma,
-            precision=optim.precision, seed=sel.seed,
-            cpu_devices=1 if scaling.gpus_per_worker else scaling.cpu_replicas_per_worker,
-            threads=scaling.cpus_per_worker,
-            collective_timeout_s=config.failure.collective_timeout_s,
             class_names=inputs.source.class_names,
-            embedding_samples=config.adapt.embedding_samples,
             eval_splits=tuple((name, f"{images.uri}" + (f" [{images.shift}]" if images.shift
                                                          else ""))
                               for name, images in inputs.evaluated().items()),

@@ -8,12 +8,13 @@ annealing the paper pairs with it; alpha = 0 turns it off.
 
 from __future__ import annotations
 
-import math
 
+def grl_lambda(progress, lambda_max: float, gamma: float):
+    """A float32 tensor; `progress` a float or a tensor (inside a compiled step)."""
+    import tensorflow as tf
 
-def grl_lambda(progress: float, lambda_max: float, gamma: float) -> float:
-    progress = min(max(progress, 0.0), 1.0)
-    return lambda_max * (2.0 / (1.0 + math.exp(-gamma * progress)) - 1.0)
+    progress = tf.clip_by_value(tf.cast(progress, tf.float32), 0.0, 1.0)
+    return lambda_max * (2.0 / (1.0 + tf.exp(-gamma * progress)) - 1.0)
 
 
 def annealed_rate(learning_rate: float, alpha: float, beta: float, total_steps: int):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 2  # 2: reads_target_labels, snd, dev; domain_distance, selection
+SCHEMA_VERSION = 3  # 2: reads_target_labels, snd, dev; domain_distance, selection. 3: terms
 
 # Every row says which run, job, method, epoch and scale it belongs to, so a table read
 # on its own (or a sweep concatenated) needs no join to be understood.
@@ -33,9 +33,9 @@ EPOCHS = _schema("epochs", [
     ("images_per_s", pa.float64()),   # all workers together, images through the model
     ("epoch_seconds", pa.float64()),
     ("learning_rate", pa.float64()),
-    ("domain_loss", pa.float64()),    # adapt only, else null
-    ("domain_accuracy", pa.float64()),
-    ("grl_lambda", pa.float64()),
+    # adapt: the method's own terms, each its epoch mean (dann: domain_loss, domain_accuracy,
+    # grl_lambda; mdd: source_disparity...); finetune: null
+    ("terms", pa.map_(pa.string(), pa.float64())),
     ("snd", pa.float64()),            # adapt: soft neighbourhood density (higher: better)
     ("dev", pa.float64()),            # adapt: deep embedded validation risk (lower: better)
 ])

@@ -22,7 +22,8 @@ def _pyplot():
 
 def curves(run: RunTables, picked: int | None):
     """Loss and accuracy per epoch: training (source batches), each evaluated split, and
-    for DANN the domain classifier's."""
+    every term of the method's (dashed: DANN's domain loss and domain classifier accuracy,
+    MDD's disparities, MCC's class confusion, reversal weights...)."""
     plt = _pyplot()
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 4))
     epochs = [e["epoch"] for e in run.epochs]
@@ -33,14 +34,14 @@ def curves(run: RunTables, picked: int | None):
                     markersize=3, label=label, **style)
 
     line(loss_ax, [e["loss"] for e in run.epochs], "training loss (source)")
-    line(loss_ax, [e["domain_loss"] for e in run.epochs], "domain loss", linestyle="--")
     line(acc_ax, [e["accuracy"] for e in run.epochs], "training (source)")
     for split in sorted({v["split"] for v in run.evals}):
         by_epoch = {v["epoch"]: v["accuracy"] for v in run.evals if v["split"] == split}
         line(acc_ax, [by_epoch.get(e) for e in epochs], split)
-    line(acc_ax, [e["domain_accuracy"] for e in run.epochs], "domain classifier",
-         linestyle="--")
-    for ax, title in ((loss_ax, "loss"), (acc_ax, "accuracy")):
+    for term in run.terms:
+        line(acc_ax if term.endswith("accuracy") else loss_ax,
+             [e["terms"].get(term) for e in run.epochs], term.replace("_", " "), linestyle="--")
+    for ax, title in ((loss_ax, "loss and the method's terms"), (acc_ax, "accuracy")):
         if picked is not None:
             ax.axvline(picked, color="grey", linewidth=0.8, linestyle=":")
         ax.set_xlabel("epoch")

@@ -3,7 +3,6 @@ compares. Column names are stable; csv and json print them as they are (see READ
 
 from __future__ import annotations
 
-import copy
 import fnmatch
 import json
 import statistics
@@ -11,6 +10,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from lib.adapt.selection import select_epochs
+from lib.config import experiment_key
 from lib.report.load import Metrics
 
 RUN_COLUMNS = (
@@ -26,11 +26,7 @@ GROUP_COLUMNS = (
     "epochs_planned", "selection", "runs", "seeds", "status",
     *(f"{m}_{stat}" for m in MEASURES for stat in ("mean", "std")),
 )
-# Config fields that do not change what a run computes: runs differing only in these are
-# the same experiment (and a DANN run's matching baseline differs only in the method).
-_NOT_THE_EXPERIMENT = (("run",), ("failure",), ("adapt", "embedding_samples"),
-                       ("model", "feature_cache"))
-_METHOD_ORDER = {"finetune": 0, "source-only": 1, "dann": 2, "oracle": 3}
+_METHOD_ORDER = {"finetune": 0, "source-only": 1, "adabn": 2, "oracle": 9}
 
 
 @dataclass
@@ -44,6 +40,11 @@ class RunTables:
     evals: list[dict] = field(default_factory=list)
     distances: list[dict] = field(default_factory=list)
     selection: list[dict] = field(default_factory=list)
+
+    @property
+    def terms(self) -> list[str]:
+        """The names of the method's own terms in any epoch (dann: domain_loss, ...)."""
+        return sorted({name for e in self.epochs for name in e["terms"]})
 
     @property
     def job(self) -> str | None:
@@ -78,13 +79,7 @@ class RunTables:
                 "target_accuracy": None}
 
     def experiment(self, *also_ignore: tuple[str, ...]) -> str:
-        config = copy.deepcopy(self.config)
-        for path in (*_NOT_THE_EXPERIMENT, *also_ignore):
-            parent = config
-            for key in path[:-1]:
-                parent = parent.get(key, {})
-            parent.pop(path[-1], None)
-        return json.dumps(config, sort_keys=True)
+        return experiment_key(self.config, *also_ignore)
 
 
 def run_tables(metrics: Metrics) -> dict[str, RunTables]:
@@ -99,6 +94,8 @@ def run_tables(metrics: Metrics) -> dict[str, RunTables]:
             runs[row["run"]].record = row
             runs[row["run"]].config = json.loads(row["config_json"] or "{}")
     for run in runs.values():
+        for epoch in run.epochs:  # a Parquet map reads as (key, value) pairs
+            epoch["terms"] = dict(epoch.get("terms") or [])
         run.epochs.sort(key=lambda e: e["epoch"])
         run.evals.sort(key=lambda e: (e["epoch"], e["split"]))
     return runs
@@ -124,7 +121,7 @@ def summarize_run(run: RunTables, rule: str) -> dict:
         "oracle": first.get("reads_target_labels"), "shift": run.setting("target_shift"),
         "weights": run.setting("model", "weights"),
         "feature_layer": run.setting("model", "feature_layer"),
-        "trainable": run.setting("model", "trainable"), "seed": run.setting("selection", "seed"),
+        "trainable": run.setting("model", "trainable"), "seed": run.setting("data", "seed"),
         "workers": first.get("workers"), "replicas": first.get("replicas"),
         "epochs": len(run.epochs), "epochs_planned": run.setting("optim", "epochs"),
         "status": record.get("status", "unknown"), "selection": pick.get("rule"),
@@ -139,13 +136,15 @@ def summarize_run(run: RunTables, rule: str) -> dict:
 
 def _add_gains(rows: list[dict], runs: dict[str, RunTables]) -> None:
     """Target accuracy over the source-only run of the same experiment and seed."""
-    baselines = {runs[r["run"]].experiment(("adapt", "method")): r for r in rows
+    # A method's baseline is the run that differs from it only in the method.
+    method = (("adapt", "method"), ("adapt", "method_opt"), ("adapt", "domain_norm"))
+    baselines = {runs[r["run"]].experiment(*method): r for r in rows
                  if r["method"] == "source-only" and r["target_accuracy"] is not None}
     for row in rows:
         if row["job"] != "adapt" or row["method"] == "source-only" or \
                 row["target_accuracy"] is None:
             continue
-        base = baselines.get(runs[row["run"]].experiment(("adapt", "method")))
+        base = baselines.get(runs[row["run"]].experiment(*method))
         if base is not None:
             row["gain"] = row["target_accuracy"] - base["target_accuracy"]
 
@@ -161,7 +160,7 @@ def keep(row: dict, filters) -> bool:
 
 
 def _order(row: dict):
-    return (row["job"] or "", row["shift"] or "", _METHOD_ORDER.get(row["method"], 9),
+    return (row["job"] or "", row["shift"] or "", _METHOD_ORDER.get(row["method"], 5),
             row["method"] or "", row["seed"] if row["seed"] is not None else -1, row["run"])
 
 
@@ -184,7 +183,7 @@ def by_seed(rows: list[dict], runs: dict[str, RunTables]) -> list[dict]:
     """Rows in GROUP_COLUMNS: runs that differ only in seed, as mean and sample std."""
     groups = defaultdict(list)
     for row in rows:
-        groups[runs[row["run"]].experiment(("selection", "seed"))].append(row)
+        groups[runs[row["run"]].experiment(("data", "seed"))].append(row)
     out = []
     for members in groups.values():
         first = members[0]

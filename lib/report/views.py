@@ -77,8 +77,8 @@ def bench_table(rows: list[dict]) -> TextTable:
                      "Machine: " + "; ".join(machines) if machines else "")
 
 
-EPOCH_FIELDS = ("epoch", "loss", "accuracy", "domain_loss", "domain_accuracy", "grl_lambda",
-                "learning_rate", "snd", "dev", "images_per_s", "epoch_seconds")
+EPOCH_FIELDS = ("epoch", "loss", "accuracy", "learning_rate", "snd", "dev", "images_per_s",
+                "epoch_seconds")
 
 
 def splits(run: RunTables) -> list[str]:
@@ -87,11 +87,12 @@ def splits(run: RunTables) -> list[str]:
 
 def epoch_rows(run: RunTables) -> tuple[list[dict], list[str]]:
     """Per-epoch rows joined with each split's accuracy and the A-distance: the csv/json
-    form of --run. Columns: EPOCH_FIELDS, accuracy_<split> per split, a_distance."""
-    names = splits(run)
+    form of --run. Columns: EPOCH_FIELDS, the method's terms (whatever the run has, e.g.
+    domain_loss), accuracy_<split> per split, a_distance."""
+    names, terms = splits(run), run.terms
     rows = []
     for e in run.epochs:
-        row = {k: e[k] for k in EPOCH_FIELDS}
+        row = {k: e[k] for k in EPOCH_FIELDS} | {t: e["terms"].get(t) for t in terms}
         for split in names:
             row[f"accuracy_{split}"] = next((v["accuracy"] for v in run.evals
                                              if v["epoch"] == e["epoch"] and v["split"] == split),
@@ -99,7 +100,7 @@ def epoch_rows(run: RunTables) -> tuple[list[dict], list[str]]:
         row["a_distance"] = next((d["proxy_a_distance"] for d in run.distances
                                   if d["epoch"] == e["epoch"]), None)
         rows.append(row)
-    return rows, [*EPOCH_FIELDS, *(f"accuracy_{s}" for s in names), "a_distance"]
+    return rows, [*EPOCH_FIELDS, *terms, *(f"accuracy_{s}" for s in names), "a_distance"]
 
 
 def _flatten(config: dict, prefix: str = "") -> list[tuple[str, str]]:
@@ -127,9 +128,11 @@ def run_detail(run: RunTables, rule: str) -> list[TextTable]:
     tables = [TextTable(f"Run {run.name}", ["", ""], [list(p) for p in about])]
 
     rows, columns = epoch_rows(run)
-    show = {"loss": number, "domain_loss": number, "grl_lambda": number, "snd": number,
-            "dev": number, "a_distance": number, "learning_rate": lambda x: number(x, 6),
-            "images_per_s": lambda x: number(x, 0), "epoch_seconds": lambda x: number(x, 1)}
+    show = {"loss": number, "snd": number, "dev": number, "a_distance": number,
+            "learning_rate": lambda x: number(x, 6), "images_per_s": lambda x: number(x, 0),
+            "epoch_seconds": lambda x: number(x, 1)}
+    # A method's terms: accuracies in % like the others, anything else a number.
+    show |= {t: number for t in run.terms if not t.endswith("accuracy")}
     kept = [c for c in columns if any(r[c] is not None for r in rows)]
     tables.append(TextTable(
         "Epochs", kept,

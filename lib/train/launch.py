@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import errno
-import hashlib
 import json
 import os
 import re
@@ -36,11 +35,27 @@ def new_run_name(job: str) -> str:
     return f"{job}-{dt.datetime.now(dt.UTC).strftime('%Y%m%d-%H%M%S')}"
 
 
-def config_hash(config) -> str:
-    """Identifies what a run computes: the config without where and under what name."""
-    body = asdict(config)
-    body.pop("run", None)
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
+def identify(config, job: str, method: str, reads_target_labels: bool):
+    """The run's identity, which starts every row it writes (lib/train/loop.RunIdentity)."""
+    from lib.config import config_hash
+    from lib.train.loop import RunIdentity
+
+    scaling = config.scaling
+    return RunIdentity(config.run.storage, config.run.run_name, job, method, reads_target_labels,
+                       config_hash(config), scaling.workers,
+                       scaling.workers * local_replicas(scaling))
+
+
+def init_from_checkpoint(storage: str, run: str) -> str:
+    """The path of --init-from's checkpoint (that run's latest), checked in the driver: a
+    checkpoint the workers could not take weights from fails here, before Ray starts."""
+    from lib.train.checkpoint import latest_in_run, weight_names
+
+    found = latest_in_run(f"{storage}/{run}")
+    if found is None:
+        raise NoInputError(f"--init-from {run}: no checkpoint under {storage}")
+    weight_names(found)
+    return found.path
 
 
 def save_config(storage: str, run: str, config) -> None:

@@ -32,28 +32,39 @@ class ModelPlan:
 
 @dataclass(frozen=True)
 class RunIdentity:
+    """Which run a row belongs to: every metrics row starts with `row()`."""
+
     storage: str
     run: str
     job: str
     method: str
+    reads_target_labels: bool      # true only for oracle runs: never a real result
     config_hash: str
+    workers: int
+    replicas: int
+
+    def row(self) -> dict:
+        return {"run": self.run, "job": self.job, "method": self.method,
+                "reads_target_labels": self.reads_target_labels,
+                "config_hash": self.config_hash, "workers": self.workers,
+                "replicas": self.replicas}
 
 
 @dataclass(frozen=True)
-class WorkerPlan:
+class TrainPlan:
+    """What finetune's workers get: the job's config as the user set it, and what the
+    driver derived from it and the data."""
+
+    config: object                  # lib.config.FinetuneConfig
     model: ModelPlan
     identity: RunIdentity
-    epochs: int
-    batch_size: int                 # per replica
-    learning_rate: float
-    precision: str                  # fp32 or bf16
-    augment: bool                   # flip and shift training images (never cached features)
-    seed: int
-    cpu_devices: int                # logical CPU replicas per worker when there is no GPU
-    threads: int                    # TF op threads: the CPUs Ray reserved per worker
-    collective_timeout_s: float
     class_names: tuple[str, ...]
     eval_splits: tuple[tuple[str, str], ...]  # (dataset name in Ray Train, what it is)
+
+
+def epoch_seed(seed: int, epoch: int, rank: int) -> int:
+    """The shuffling seed of one worker's epoch: different per epoch and per worker."""
+    return seed * 100_003 + epoch * 101 + rank
 
 
 def build_model(plan: ModelPlan):
@@ -69,23 +80,24 @@ def build_model(plan: ModelPlan):
     return classifier(extractor, classic_head(extractor.output.shape[1:], plan.num_classes))
 
 
-def start_worker(cpu_devices: int, threads: int, precision: str, seed: int,
-                 collective_timeout_s: float):
-    """What every worker does first: devices (before any TF op), precision, seeds, and the
-    strategy. Returns (strategy, local replicas, rank, world size)."""
+def start_worker(config):
+    """What every worker does first, from a job's config: devices (before any TF op),
+    precision, seeds, and the strategy. Returns (strategy, local replicas, rank)."""
     import keras
     import ray.train
 
     from lib.train.strategy import configure_devices, make_strategy
 
-    configure_devices(cpu_devices, threads)
-    if precision == "bf16":
+    scaling = config.scaling
+    # With GPUs a worker's replicas are its GPUs; without, its CPU split into logical devices.
+    cpu_devices = 1 if scaling.gpus_per_worker else scaling.cpu_replicas_per_worker
+    configure_devices(cpu_devices, scaling.cpus_per_worker)
+    if config.optim.precision == "bf16":
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    keras.utils.set_random_seed(seed)
-    strategy = make_strategy(cpu_devices, collective_timeout_s)
-    context = ray.train.get_context()
-    return (strategy, len(strategy.extended.worker_devices), context.get_world_rank(),
-            context.get_world_size())
+    keras.utils.set_random_seed(config.data.seed)
+    strategy = make_strategy(cpu_devices, config.failure.collective_timeout_s)
+    return (strategy, len(strategy.extended.worker_devices),
+            ray.train.get_context().get_world_rank())
 
 
 def train_worker(config: dict) -> None:
@@ -99,14 +111,14 @@ def train_worker(config: dict) -> None:
     from lib.train.steps import evaluate, global_sum, make_predict, make_train_steps
     from lib.train.strategy import distribute_batch
 
-    plan: WorkerPlan = config["plan"]
-    strategy, local_replicas, rank, workers = start_worker(
-        plan.cpu_devices, plan.threads, plan.precision, plan.seed, plan.collective_timeout_s)
-    global_batch = plan.batch_size * strategy.num_replicas_in_sync
+    plan: TrainPlan = config["plan"]
+    optim = plan.config.optim
+    strategy, local_replicas, rank = start_worker(plan.config)
+    global_batch = optim.batch_size * strategy.num_replicas_in_sync
 
     with strategy.scope():
         model = build_model(plan.model)
-        optimizer = keras.optimizers.Adam(plan.learning_rate)
+        optimizer = keras.optimizers.Adam(optim.learning_rate)
         optimizer.build(model.trainable_variables)
     start_epoch = 0
     resume_from = ray.train.get_checkpoint()
@@ -114,7 +126,7 @@ def train_worker(config: dict) -> None:
         start_epoch = checkpoint.restore(resume_from, model, optimizer)["epoch"] + 1
     elif plan.model.init_from is not None:
         checkpoint.take_shared_weights(ray.train.Checkpoint(plan.model.init_from), model)
-    train_steps = make_train_steps(strategy, model, optimizer, global_batch, plan.augment)
+    train_steps = make_train_steps(strategy, model, optimizer, global_batch, optim.augment)
     predict = make_predict(model)
     shard = ray.train.get_dataset_shard("source")
     in_memory = {}
@@ -129,17 +141,14 @@ def train_worker(config: dict) -> None:
             in_memory[name] = InMemoryShard(ray.train.get_dataset_shard(name))
         return in_memory[name].batches(256)
 
-    ident = plan.identity
-    store = MetricsStore(ident.storage, ident.run) if rank == 0 else None
-    row_id = {"run": ident.run, "job": ident.job, "method": ident.method, "reads_target_labels": False,
-              "config_hash": ident.config_hash, "workers": workers,
-              "replicas": strategy.num_replicas_in_sync}
+    store = MetricsStore(plan.identity.storage, plan.identity.run) if rank == 0 else None
+    row_id = plan.identity.row()
 
-    for epoch in range(start_epoch, plan.epochs):
+    for epoch in range(start_epoch, optim.epochs):
         started = time.perf_counter()
         loss_sum = correct = seen = 0.0
-        seed = plan.seed * 100_003 + epoch * 101 + rank
-        local_batch = plan.batch_size * local_replicas
+        seed = epoch_seed(plan.config.data.seed, epoch, rank)
+        local_batch = optim.batch_size * local_replicas
         if isinstance(shard, InMemoryShard):
             stacks = shard.epoch_stacks(local_batch, seed, STEPS_PER_CALL)
         else:  # image steps are long: one per call, streamed from Ray Data
@@ -159,7 +168,7 @@ def train_worker(config: dict) -> None:
         metrics = {"epoch": epoch, "loss": loss_sum / seen, "accuracy": correct / seen,
                    "images_per_s": seen / seconds, "epoch_seconds": seconds}
         if rank == 0:
-            store.write("epochs", [row_id | metrics | {"learning_rate": plan.learning_rate}],
+            store.write("epochs", [row_id | metrics | {"learning_rate": optim.learning_rate}],
                         epoch=epoch)
             evals = []
             for name, dataset in plan.eval_splits:

@@ -3,7 +3,7 @@
 import pytest
 
 from lib.adapt.data import plan_inputs, worker_datasets
-from lib.config import AdaptConfig, AdaptOptions, SelectionConfig
+from lib.config import AdaptConfig, AdaptOptions, DataConfig
 from lib.errors import DataError
 from lib.train.inputs import FeatureCache
 
@@ -12,7 +12,7 @@ def config(folder, test_folder=None, **kw):
     return AdaptConfig(
         source=f"folder:{folder}", target=f"folder:{folder}/../imgs/", target_shift="fog@4",
         source_val=f"folder:{test_folder or folder}", target_test=f"folder:{test_folder or folder}",
-        selection=SelectionConfig(seed=3), adapt=AdaptOptions(selection_samples=6), **kw)
+        data=DataConfig(seed=3), adapt=AdaptOptions(selection_samples=6), **kw)
 
 
 def test_one_dataset_as_both_domains_is_split_into_disjoint_halves(small_folder):

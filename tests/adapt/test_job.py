@@ -10,10 +10,10 @@ from lib.config import (
     AdaptConfig,
     AdaptOptimConfig,
     AdaptOptions,
-    BackboneConfig,
+    DataConfig,
+    ModelConfig,
     RunOptions,
     ScalingOptions,
-    SelectionConfig,
 )
 from lib.metrics.store import MetricsStore
 from tests.conftest import REPO
@@ -21,14 +21,16 @@ from tests.conftest import REPO
 CRITERIA = ["last", "source_val", "dev", "snd", "oracle_target_test"]
 
 
-def small(cifar_jpeg, storage, run, *, method="dann", workers=1, backbone=None, epochs=2):
+def small(cifar_jpeg, storage, run, *, method="dann", workers=1, backbone=None, epochs=2,
+          method_opt=()):
     return AdaptConfig(
         source=f"folder:{cifar_jpeg}/train", target=f"folder:{cifar_jpeg}/train",
         target_shift="contrast@5", source_val=f"folder:{cifar_jpeg}/test",
         target_test=f"folder:{cifar_jpeg}/test", eval_limit_per_class=4,
-        selection=SelectionConfig(limit_per_class=8, seed=2),
-        model=backbone or BackboneConfig(weights="hed", feature_layer="block4_pool"),
-        adapt=AdaptOptions(method=method, selection_samples=30, embedding_samples=12),
+        data=DataConfig(limit_per_class=8, seed=2),
+        model=backbone or ModelConfig(weights="hed", feature_layer="block4_pool"),
+        adapt=AdaptOptions(method=method, method_opt=list(method_opt), selection_samples=30,
+                           embedding_samples=12),
         optim=AdaptOptimConfig(epochs=epochs, batch_size=8),
         scaling=ScalingOptions(workers=workers),
         run=RunOptions(storage=str(storage), run_name=run))
@@ -37,8 +39,8 @@ def small(cifar_jpeg, storage, run, *, method="dann", workers=1, backbone=None, 
 @pytest.mark.slow
 def test_dann_with_two_workers_training_part_of_the_backbone(cifar_jpeg, tmp_path, ray_local):
     # The image path (no feature cache): block3 trains, so every step runs VGG16 up to it.
-    backbone = BackboneConfig(weights="hed", feature_layer="block3_pool", trainable="top:1",
-                              feature_cache=False)
+    backbone = ModelConfig(weights="hed", feature_layer="block3_pool", trainable="top:1",
+                           feature_cache=False)
     picks = adapt(small(cifar_jpeg, tmp_path, "dann2", workers=2, backbone=backbone))
     store = MetricsStore(str(tmp_path), "dann2")
     (record,) = store.read("runs").to_pylist()
@@ -46,10 +48,12 @@ def test_dann_with_two_workers_training_part_of_the_backbone(cifar_jpeg, tmp_pat
     assert record["method"] == "dann" and record["reads_target_labels"] is False
     epochs = store.read("epochs").sort_by("epoch").to_pylist()
     assert [e["epoch"] for e in epochs] == [0, 1]
-    for e in epochs:
-        assert 0 <= e["domain_accuracy"] <= 1 and e["domain_loss"] > 0
+    terms = [dict(e["terms"]) for e in epochs]
+    for e, t in zip(epochs, terms):
+        assert set(t) == {"domain_loss", "domain_accuracy", "grl_lambda"}
+        assert 0 <= t["domain_accuracy"] <= 1 and t["domain_loss"] > 0
         assert e["snd"] is not None and e["dev"] is not None and e["images_per_s"] > 0
-    assert 0 < epochs[0]["grl_lambda"] < epochs[1]["grl_lambda"] <= 1
+    assert 0 < terms[0]["grl_lambda"] < terms[1]["grl_lambda"] <= 1
     assert epochs[1]["learning_rate"] < epochs[0]["learning_rate"] < 3e-4  # annealed
     evals = store.read("evals").to_pylist()
     assert sorted((e["epoch"], e["split"]) for e in evals) == [
@@ -80,8 +84,7 @@ def test_baselines_through_the_job_and_the_oracle_is_marked(cifar_jpeg, tmp_path
     adapt(small(cifar_jpeg, tmp_path, "source-only", method="source-only"))
     store = MetricsStore(str(tmp_path), "source-only")
     for e in store.read("epochs").to_pylist():
-        assert e["domain_loss"] is None and e["grl_lambda"] is None
-        assert e["reads_target_labels"] is False
+        assert e["terms"] == [] and e["reads_target_labels"] is False
 
     # The oracle from the command line: its output says it read target labels.
     result = subprocess.run(
@@ -121,3 +124,4 @@ def test_divergence_fails_the_run_naming_epoch_and_step(cifar_jpeg, tmp_path):
     (record,) = MetricsStore(str(tmp_path), "diverged").read("runs").to_pylist()
     assert record["status"] == "failed" and "non-finite" in record["message"]
     assert MetricsStore(str(tmp_path), "diverged").files("epochs") == []
+

@@ -7,11 +7,12 @@ from lib.adapt.schedules import annealed_rate, grl_lambda
 
 
 def test_lambda_ramps_from_zero_to_the_papers_value():
-    assert grl_lambda(0.0, 1.0, 10.0) == 0.0
-    values = [grl_lambda(p, 0.5, 10.0) for p in np.linspace(0, 1, 11)]
+    assert float(grl_lambda(0.0, 1.0, 10.0)) == 0.0
+    values = [float(grl_lambda(p, 0.5, 10.0)) for p in np.linspace(0, 1, 11)]
     assert values == sorted(values)
     assert values[-1] == pytest.approx(0.5 * (2 / (1 + math.exp(-10)) - 1))
-    assert grl_lambda(1.7, 0.5, 10.0) == values[-1]  # progress past the end is clamped
+    assert values[3] == pytest.approx(0.5 * (2 / (1 + math.exp(-3)) - 1))
+    assert float(grl_lambda(1.7, 0.5, 10.0)) == values[-1]  # progress past the end is clamped
 
 
 def test_annealed_rate_follows_lr_over_one_plus_alpha_p_to_the_beta():

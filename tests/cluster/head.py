@@ -82,8 +82,9 @@ def local_head(cpus: int = 4):
         assert not left.stdout.strip(), "head processes left after stop-head.sh"
 
 
-def tiny_adapt(cifar_jpeg, storage, run_name, epochs=2, workers=2, limit=8):
-    return ["--source", f"folder:{cifar_jpeg}/train", "--target", f"folder:{cifar_jpeg}/train",
+def tiny_adapt(cifar_jpeg, storage, run_name, epochs=2, workers=2, limit=8, method="dann"):
+    return ["--method", method, "--source", f"folder:{cifar_jpeg}/train",
+            "--target", f"folder:{cifar_jpeg}/train",
             "--target-shift", "fog@4", "--source-val", f"folder:{cifar_jpeg}/test",
             "--target-test", f"folder:{cifar_jpeg}/test", "--limit-per-class", limit,
             "--eval-limit-per-class", 4, "--weights", "hed", "--feature-layer", "block4_pool",

@@ -4,6 +4,7 @@ import shutil
 
 import pytest
 
+from lib.adapt.methods import registry
 from tests.jobs.test_prepare_cli import assert_fails, run
 
 
@@ -32,9 +33,12 @@ def test_target_smaller_than_one_batch(tmp_path, small_folder):
 
 
 @pytest.mark.parametrize("args,code,fragment", [
-    (["--method", "coral"], 2, "use one of dann, source-only, oracle"),
+    (["--method", "coral"], 2, f"use one of {', '.join(registry())}"),
     (["--target-shift", "fog@9"], 2, "fog@9"),
-    (["--lambda-max", "x"], 2, "--lambda-max"),
+    (["--method-opt", "lambda_max=x"], 2, "--method-opt 'lambda_max=x' (dann): lambda_max "
+                                          "takes a float"),
+    (["--method", "source-only", "--method-opt", "lambda_max=1"], 2,
+     "source-only has no such option (its options: none)"),
     (["--target-test", "folder:/nope"], 66, "/nope"),
 ])
 def test_bad_usage_and_input(tmp_path, small_folder, args, code, fragment):

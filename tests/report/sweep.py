@@ -12,9 +12,9 @@ from lib.config import (
     AdaptConfig,
     AdaptOptimConfig,
     AdaptOptions,
+    DataConfig,
     FinetuneOptimConfig,
     RunOptions,
-    SelectionConfig,
 )
 from lib.metrics.runs import RunRecord
 from lib.metrics.store import MetricsStore
@@ -41,7 +41,7 @@ def write_adapt_run(storage, name: str, method: str, seed: int, target_accuracy:
     selection reports target_accuracy[-1]."""
     epochs = len(target_accuracy)
     config = AdaptConfig(target="folder:t", target_shift=shift,
-                         selection=SelectionConfig(seed=seed),
+                         data=DataConfig(seed=seed),
                          adapt=AdaptOptions(method=method),
                          optim=AdaptOptimConfig(epochs=epochs),
                          run=RunOptions(storage=str(storage), run_name=name))
@@ -60,9 +60,9 @@ def write_adapt_run(storage, name: str, method: str, seed: int, target_accuracy:
         store.write("epochs", [identity | {
             "epoch": epoch, "loss": 2.0 - 0.1 * epoch, "accuracy": 0.5 + 0.01 * epoch,
             "images_per_s": 100.0 * (epoch + 1), "epoch_seconds": 1.0, "learning_rate": 1e-4,
-            "domain_loss": 0.6 if adversarial else None,
-            "domain_accuracy": 0.6 if adversarial else None,
-            "grl_lambda": 0.5 if adversarial else None, "snd": 1.0 + epoch, "dev": 1.0}],
+            "terms": {"domain_loss": 0.6, "domain_accuracy": 0.6, "grl_lambda": 0.5}
+            if adversarial else None,
+            "snd": 1.0 + epoch, "dev": 1.0}],
             epoch=epoch)
         store.write("evals", [identity | {"epoch": epoch} | eval_row("source_val",
                                                                    0.5 + 0.01 * epoch),

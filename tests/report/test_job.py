@@ -90,9 +90,11 @@ def test_one_run_in_depth(sweep):
     assert "adapt.method" in out and "automobile" in out
     rows = list(csv.DictReader(io.StringIO(report(sweep, "--run", "dann-s0", "--format", "csv")
                                            .stdout)))
-    assert list(rows[0]) == [*EPOCH_FIELDS, "accuracy_source_val", "accuracy_target_test",
-                             "a_distance"]
+    # The method's own terms, whatever it names them, as columns after the common fields.
+    assert list(rows[0]) == [*EPOCH_FIELDS, "domain_accuracy", "domain_loss", "grl_lambda",
+                             "accuracy_source_val", "accuracy_target_test", "a_distance"]
     assert [float(r["accuracy_target_test"]) for r in rows] == [0.2, 0.4]
+    assert [float(r["domain_loss"]) for r in rows] == [0.6, 0.6]
 
 
 def test_plots_and_html_page(sweep, tmp_path):

@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from lib.adapt.data import plan_inputs
-from lib.config import AdaptConfig, SelectionConfig
+from lib.config import AdaptConfig, DataConfig
 from lib.data.images import plan_images
 from lib.data.uri import parse_uri
 from lib.train.inputs import FeatureCache, load_for_workers
@@ -32,7 +32,7 @@ def features(ds) -> np.ndarray:
 def test_misses_share_one_pass_but_not_their_entries(small_folder, tmp_path, ray_local):
     inputs = plan_inputs(AdaptConfig(
         source=f"folder:{small_folder}", target=f"folder:{small_folder}/../imgs/",
-        target_shift="fog@4", source_val=None, selection=SelectionConfig(seed=3)))
+        target_shift="fog@4", source_val=None, data=DataConfig(seed=3)))
     cache = FeatureCache("hed", 32, "block4_pool", "fp32", str(tmp_path), 1)
 
     alone, _, feature_shape = load_for_workers({"source": inputs.source}, cache=cache,
