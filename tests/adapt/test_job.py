@@ -125,3 +125,30 @@ def test_divergence_fails_the_run_naming_epoch_and_step(cifar_jpeg, tmp_path):
     assert record["status"] == "failed" and "non-finite" in record["message"]
     assert MetricsStore(str(tmp_path), "diverged").files("epochs") == []
 
+
+
+# dann, source-only and oracle run through the job above; the others share their path
+# (lib/adapt/loop.py) and run through tests/adapt/test_methods.py.
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["cdan+e"])
+def test_a_method_through_the_job_records_its_terms_and_hyperparameters(cifar_jpeg, tmp_path,
+                                                                        ray_local, method):
+    import json
+
+    from lib.adapt.methods import canonical_options, parse_options, registry
+
+    cls = registry()[method]
+    options = {"cdan+e": ["lambda-max=0.5"]}[method]
+    picks = adapt(small(cifar_jpeg, tmp_path, method, method=method, method_opt=options))
+    store = MetricsStore(str(tmp_path), method)
+    (record,) = store.read("runs").to_pylist()
+    assert record["status"] == "completed" and record["method"] == method
+    saved = json.loads((tmp_path / method / "config.json").read_text())["adapt"]
+    # Every hyperparameter, defaults too, in the method's own spelling.
+    assert saved["method_opt"] == canonical_options(cls, parse_options(cls, options))
+    assert {"cdan+e": "lambda_max=0.5"}.get(method, "") in " ".join(saved["method_opt"])
+    assert saved["domain_norm"] == cls.domain_norm  # auto, resolved
+    own = {"cdan+e": {"domain_loss", "domain_accuracy", "grl_lambda"}}[method]
+    for e in store.read("epochs").to_pylist():
+        assert set(dict(e["terms"])) == own
+    assert list(picks) == CRITERIA

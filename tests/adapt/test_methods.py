@@ -89,7 +89,7 @@ ADVERSARIAL = [name for name, cls in registry().items()
 
 
 def test_the_adversarial_methods_are_those_with_a_reversal_weight():
-    assert ADVERSARIAL == ["dann"]
+    assert ADVERSARIAL == ["cdan", "cdan+e", "dann"]
 
 
 @pytest.mark.parametrize("name", ADVERSARIAL)
@@ -194,6 +194,7 @@ def test_method_options_are_parsed_checked_and_recorded_whole():
             parse_options(cls, texts)
     with pytest.raises(UsageError, match="its options: none"):
         parse_options(registry()["source-only"], ["x=1"])
+    assert parse_options(registry()["cdan"], ["entropy=true"]).entropy is True
 
 
 @pytest.mark.parametrize("name", sorted(registry()))
