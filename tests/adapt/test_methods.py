@@ -89,7 +89,7 @@ ADVERSARIAL = [name for name, cls in registry().items()
 
 
 def test_the_adversarial_methods_are_those_with_a_reversal_weight():
-    assert ADVERSARIAL == ["cdan", "cdan+e", "dann"]
+    assert ADVERSARIAL == ["cdan", "cdan+e", "dann", "mdd"]
 
 
 @pytest.mark.parametrize("name", ADVERSARIAL)

@@ -1,6 +1,7 @@
 """The cluster path end to end: a real Ray head on loopback with token auth, started and
 stopped by the project's own scripts; requests without the token, or with a wrong one,
-refused; a job stopped with `raydapt job stop` recorded as stopped and resumed. Jobs sent
+refused; a job stopped with `raydapt job stop` recorded as stopped and resumed (an MDD
+run: a method with networks of its own). Jobs sent
 both ways (`ray job submit`, `raydapt submit`) and read back by `raydapt report` are the
 soak's runs (tests/reliability/test_soak.py), which need a head of their own."""
 
@@ -46,7 +47,7 @@ def test_a_stopped_job_is_recorded_stopped_and_resumes(head, cifar_jpeg):
     epochs = 12  # the stop comes after epoch 2, with 10 epochs (~20 s) to spare
     sent = run([BIN / "raydapt", "submit", "--address", ADDRESS, "--no-wait", "adapt",
                 *tiny_adapt(cifar_jpeg, head.storage, "stopped", epochs=epochs, workers=1,
-                            limit=20)], head.env())
+                            limit=20, method="mdd")], head.env())
     assert sent.returncode == 0, sent.stderr
     submission = sent.stdout.strip()
     metrics = head.storage / "stopped" / "metrics"
@@ -74,5 +75,9 @@ def test_a_stopped_job_is_recorded_stopped_and_resumes(head, cifar_jpeg):
                    "--storage", head.storage, "--resume", "stopped"], head.env())
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     (record,) = store.read("runs").to_pylist()
-    assert record["status"] == "completed"
-    assert sorted(store.read("epochs").column("epoch").to_pylist()) == list(range(epochs))
+    assert record["status"] == "completed" and record["method"] == "mdd"
+    epochs_table = store.read("epochs")
+    assert sorted(epochs_table.column("epoch").to_pylist()) == list(range(epochs))
+    # The resumed epochs carry on MDD's own terms and its reversal-weight ramp.
+    ramp = [dict(t)["grl_lambda"] for t in epochs_table.sort_by("epoch").column("terms").to_pylist()]
+    assert ramp == sorted(ramp) and 0 < ramp[0] < ramp[-1] <= 0.1
