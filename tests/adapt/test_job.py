@@ -130,7 +130,7 @@ def test_divergence_fails_the_run_naming_epoch_and_step(cifar_jpeg, tmp_path):
 # dann, source-only and oracle run through the job above; the others share their path
 # (lib/adapt/loop.py) and run through tests/adapt/test_methods.py.
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["cdan+e"])
+@pytest.mark.parametrize("method", ["cdan+e", "adabn"])
 def test_a_method_through_the_job_records_its_terms_and_hyperparameters(cifar_jpeg, tmp_path,
                                                                         ray_local, method):
     import json
@@ -138,7 +138,7 @@ def test_a_method_through_the_job_records_its_terms_and_hyperparameters(cifar_jp
     from lib.adapt.methods import canonical_options, parse_options, registry
 
     cls = registry()[method]
-    options = {"cdan+e": ["lambda-max=0.5"]}[method]
+    options = {"cdan+e": ["lambda-max=0.5"], "adabn": []}[method]
     picks = adapt(small(cifar_jpeg, tmp_path, method, method=method, method_opt=options))
     store = MetricsStore(str(tmp_path), method)
     (record,) = store.read("runs").to_pylist()
@@ -148,7 +148,7 @@ def test_a_method_through_the_job_records_its_terms_and_hyperparameters(cifar_jp
     assert saved["method_opt"] == canonical_options(cls, parse_options(cls, options))
     assert {"cdan+e": "lambda_max=0.5"}.get(method, "") in " ".join(saved["method_opt"])
     assert saved["domain_norm"] == cls.domain_norm  # auto, resolved
-    own = {"cdan+e": {"domain_loss", "domain_accuracy", "grl_lambda"}}[method]
+    own = {"cdan+e": {"domain_loss", "domain_accuracy", "grl_lambda"}, "adabn": set()}[method]
     for e in store.read("epochs").to_pylist():
         assert set(dict(e["terms"])) == own
     assert list(picks) == CRITERIA
