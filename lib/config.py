@@ -141,6 +141,8 @@ class RunOptions:
     resume: str | None = option(None, "Continue this stopped run from its last checkpoint, "
                                       "with its saved config.")
     address: str | None = option(None, "Ray address; default RAY_ADDRESS, else a local Ray.")
+    verbose: bool = option(False, "Also print Ray's and TensorFlow's own output on the console "
+                                  "(it always goes to <storage>/<run>/logs/driver.log).")
 
 
 @dataclass(frozen=True)

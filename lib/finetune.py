@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from lib.config import FinetuneConfig
+from lib.console import EpochFollower, epoch_summary
 from lib.data.classes import check_same_classes, parse_class_list
 from lib.data.images import plan_images
 from lib.data.uri import parse_uri
-from lib.metrics.runs import RunRecord
-from lib.metrics.store import MetricsStore
 from lib.models import parse_trainable, weights_identity
-from lib.runtime import init_ray
 from lib.train.inputs import load_for_workers, plan_feature_cache
 from lib.train.launch import (
     check_enough_rows,
+    driving,
     fit,
     identify,
     init_from_checkpoint,
-    recorded,
     resolve_run,
-    save_config,
 )
 from lib.train.loop import ModelPlan, TrainPlan, train_worker
 
@@ -47,14 +42,12 @@ def finetune(config: FinetuneConfig) -> dict:
     for images in (source, val) if val is not None else (source,):
         images.preflight()  # decodes folder images: the slow check goes last
 
-    save_config(storage, run, config)
     scaling = config.scaling
-    store = MetricsStore(storage, run)
     identity = identify(config, JOB, "finetune", reads_target_labels=False)
-    # The record's clock starts here: wall time covers extraction.
-    record = RunRecord(store, identity.row(), asdict(config))
-    init_ray(config.run.address, local_cpus=scaling.workers * scaling.cpus_per_worker + 1)
-    with recorded(record, store):
+    header = [f"finetune {run}: {source.num_rows:,} training images, trainable "
+              f"{model_cfg.trainable}, {optim.epochs} epochs"
+              + (f"; val {val.num_rows:,}" if val is not None else "")]
+    with driving(config, identity, header) as (console, store, log):
         train_data, val_data, shape, feature_shape = training_data(config, source, val)
         plan = TrainPlan(
             config=config,
@@ -64,8 +57,10 @@ def finetune(config: FinetuneConfig) -> dict:
             eval_splits=(("val", config.val),) if val_data is not None else (),
         )
         datasets = {"source": train_data} | ({"val": val_data} if val_data is not None else {})
-        fit(train_worker, {"plan": plan}, datasets, ["source"], scaling, run, storage,
-            config.failure)
+        with EpochFollower(console, store, optim.epochs, epoch_summary,
+                           evaluates=bool(plan.eval_splits), log_path=log):
+            fit(train_worker, {"plan": plan}, datasets, ["source"], scaling, run, storage,
+                config.failure)
     evals = store.read("evals").to_pylist()
     last = max(evals, key=lambda r: r["epoch"]) if evals else None
     if last:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import replace
 
 from lib.adapt.data import plan_inputs, worker_datasets
 from lib.adapt.loop import AdaptPlan, adapt_worker
@@ -10,21 +10,18 @@ from lib.adapt.methods import canonical_options, get_method
 from lib.adapt.networks import NetworkPlan
 from lib.adapt.selection import select_epochs
 from lib.config import AdaptConfig
+from lib.console import EpochFollower, epoch_summary
 from lib.errors import UsageError
-from lib.metrics.runs import RunRecord
-from lib.metrics.store import MetricsStore
 from lib.models import parse_trainable, weights_identity
-from lib.runtime import init_ray
 from lib.train.inputs import plan_feature_cache
 from lib.train.launch import (
     check_enough_rows,
+    driving,
     fit,
     identify,
     init_from_checkpoint,
     local_replicas,
-    recorded,
     resolve_run,
-    save_config,
 )
 
 JOB = "adapt"
@@ -56,13 +53,13 @@ def adapt(config: AdaptConfig) -> dict:
     for images in inputs.all():
         images.preflight()  # decodes folder images: the slow check goes last
 
-    save_config(storage, run, config)
-    store = MetricsStore(storage, run)
     identity = identify(config, JOB, method.name, method.reads_target_labels)
-    row_id = identity.row()
-    record = RunRecord(store, row_id, asdict(config))
-    init_ray(config.run.address, local_cpus=scaling.workers * scaling.cpus_per_worker + 1)
-    with recorded(record, store):
+    shift = f" ({config.target_shift})" if config.target_shift else ""
+    header = [f"adapt {run}: {method.name}, {inputs.source.num_rows:,} source + "
+              f"{inputs.target.num_rows:,} target images{shift}, {optim.epochs} epochs; "
+              + ", ".join(f"{name} {images.num_rows:,}" for name, images
+                          in inputs.evaluated().items())]
+    with driving(config, identity, header) as (console, store, log):
         cache = plan_feature_cache(backbone, sel.image_size, optim.precision, storage,
                                    scaling.workers)
         datasets, shape, feature_shape = worker_datasets(config, inputs,
@@ -81,10 +78,12 @@ def adapt(config: AdaptConfig) -> dict:
                                                          else ""))
                               for name, images in inputs.evaluated().items()),
         )
-        fit(adapt_worker, {"plan": plan}, datasets, ["source", "target"], scaling, run, storage,
-            config.failure)
+        with EpochFollower(console, store, optim.epochs, epoch_summary,
+                           evaluates=bool(plan.eval_splits), log_path=log):
+            fit(adapt_worker, {"plan": plan}, datasets, ["source", "target"], scaling, run,
+                storage, config.failure)
         picks = select_epochs(store.read("epochs").to_pylist(), store.read("evals").to_pylist())
-        store.write("selection", [row_id | pick for pick in picks])
+        store.write("selection", [identity.row() | pick for pick in picks])
     print(summary(run, method, picks))
     return {pick["criterion"]: pick for pick in picks}
 

@@ -90,6 +90,12 @@ def cached_features(datasets: list[Images], cache) -> tuple[list, tuple]:
     for key, item in zip(keys, datasets):
         if read_manifest(fs, f"{root}/feature-cache/{key}") is None:
             missing.setdefault(key, item)
+    if missing:
+        from lib.console import say
+
+        rows = sum(images.rows for images in missing.values())
+        say(f"  extracting {cache.feature_layer} features of {rows:,} images once (cached "
+            f"under {cache.storage}/feature-cache for later runs)")
     for native_shape in {tuple(images.shape) for images in missing.values()}:
         _extract({key: images for key, images in missing.items()
                   if tuple(images.shape) == native_shape}, native_shape, cache, fs, root)

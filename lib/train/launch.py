@@ -141,6 +141,33 @@ def _stop_on_sigterm(seen: list):
 
 
 @contextlib.contextmanager
+def driving(config, identity, header: list[str]):
+    """A run from the driver's side, after its preflight: the config saved, a clean
+    console (Ray's and TensorFlow's output in the run's log file: lib/console.py) opened
+    with `header`, Ray connected, and the run record around the block. Yields (console,
+    store, log path)."""
+    from lib.console import captured
+    from lib.metrics.runs import RunRecord
+    from lib.metrics.store import MetricsStore
+    from lib.runtime import init_ray
+
+    storage, run, scaling = config.run.storage, config.run.run_name, config.scaling
+    save_config(storage, run, config)
+    store = MetricsStore(storage, run)
+    record = RunRecord(store, identity.row(), asdict(config))  # wall time starts here
+    with captured(storage, run, config.run.verbose) as (console, log):
+        for text in header:
+            console.line(text)
+        each = f"{scaling.gpus_per_worker} GPU(s)" if scaling.gpus_per_worker else \
+            f"{scaling.cpus_per_worker} CPU(s) as {scaling.cpu_replicas_per_worker} replica(s)"
+        console.line(f"  {scaling.workers} worker(s), each {each}; run in {storage}/{run}; "
+                     f"Ray's and TensorFlow's output in {log}")
+        init_ray(config.run.address, local_cpus=scaling.workers * scaling.cpus_per_worker + 1)
+        with recorded(record, store):
+            yield console, store, log
+
+
+@contextlib.contextmanager
 def recorded(record, store):
     """The run record around training: running (with the cluster's resources), then
     completed, stopped (SIGTERM or Ctrl-C), or failed with the reason on any other error.

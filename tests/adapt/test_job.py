@@ -98,6 +98,14 @@ def test_baselines_through_the_job_and_the_oracle_is_marked(cifar_jpeg, tmp_path
         cwd=REPO, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "oracle [trained on TARGET LABELS" in result.stdout
+    # A clean console: the header, a line per epoch, the summary; Ray's and TensorFlow's
+    # output (worker start-up, checkpoints, Ray Data) is in the run's log instead.
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("adapt oracle: oracle, 80 source + 80 target images (contrast@5)")
+    assert [x.split("  ")[0] for x in lines if x.startswith("epoch ")] == ["epoch 1/2",
+                                                                           "epoch 2/2"]
+    assert len(lines) <= 12 and "RayTrainWorker" not in result.stdout + result.stderr
+    assert "RayTrainWorker" in (tmp_path / "oracle" / "logs" / "driver.log").read_text()
     store = MetricsStore(str(tmp_path), "oracle")
     for table in ("runs", "epochs", "evals", "selection", "domain_distance"):
         assert set(store.read(table).column("reads_target_labels").to_pylist()) == {True}
