@@ -130,10 +130,11 @@ class EpochFollower:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, error_type, *_):
         self._stop.set()
         self._thread.join()
-        self.poll()  # what the last interval left, so no epoch goes unprinted
+        if error_type is None:  # a failed run's error says more than its last epoch line
+            self.poll()  # what the last interval left, so no epoch goes unprinted
 
     def _follow(self) -> None:
         while not self._stop.wait(self.poll_s):
