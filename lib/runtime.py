@@ -6,13 +6,14 @@ import logging
 import os
 
 
-def init_ray(address: str | None = None, local_cpus: int | None = None) -> None:
+def init_ray(address: str | None = None, local_cpus: int | None = None) -> bool:
     """`local_cpus` sizes a local instance: training workers hold their CPUs for the whole
-    run, and Ray Data needs a CPU of its own beside them, so it may exceed the cores."""
+    run, and Ray Data needs a CPU of its own beside them, so it may exceed the cores.
+    Returns whether this call connected (False: Ray was already up, e.g. in tests)."""
     import ray
 
     if ray.is_initialized():
-        return
+        return False
     address = address or os.environ.get("RAY_ADDRESS")  # set for us under `ray job submit`
     if address:
         ray.init(address=address, logging_level=logging.WARNING)
@@ -21,3 +22,4 @@ def init_ray(address: str | None = None, local_cpus: int | None = None) -> None:
         # Loopback: a local run talks to nothing beyond this machine (TF collectives use it too).
         ray.init(address="local", num_cpus=cpus, logging_level=logging.WARNING,
                  _node_ip_address="127.0.0.1")
+    return True

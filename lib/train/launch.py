@@ -162,9 +162,22 @@ def driving(config, identity, header: list[str]):
             f"{scaling.cpus_per_worker} CPU(s) as {scaling.cpu_replicas_per_worker} replica(s)"
         console.line(f"  {scaling.workers} worker(s), each {each}; run in {storage}/{run}; "
                      f"Ray's and TensorFlow's output in {log}")
-        init_ray(config.run.address, local_cpus=scaling.workers * scaling.cpus_per_worker + 1)
-        with recorded(record, store):
-            yield console, store, log
+        connected = init_ray(config.run.address,
+                             local_cpus=scaling.workers * scaling.cpus_per_worker + 1)
+        stopped = False
+        try:
+            with recorded(record, store):
+                yield console, store, log
+        except RunStopped:
+            stopped = True  # Ray's SIGKILL follows SIGTERM in 3 s: no time to shut down
+            raise
+        finally:
+            if connected and not stopped:
+                import ray
+
+                # Inside the capture, so what Ray still flushes (its deduplicated worker
+                # lines) goes to the log, not after the summary.
+                ray.shutdown()
 
 
 @contextlib.contextmanager

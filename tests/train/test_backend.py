@@ -13,7 +13,9 @@ from tests.conftest import REPO
 
 
 def test_each_worker_gets_the_cluster_and_its_own_index(monkeypatch):
-    monkeypatch.delenv("TF_CONFIG", raising=False)
+    # Set through monkeypatch first, so the value the backend writes is undone afterwards:
+    # a TF_CONFIG left behind makes every later strategy in this process wait for peers.
+    monkeypatch.setenv("TF_CONFIG", "{}")
     _set_tf_config(["10.0.0.1:7001", "10.0.0.2:7002"], 1)
     assert json.loads(os.environ["TF_CONFIG"]) == {
         "cluster": {"worker": ["10.0.0.1:7001", "10.0.0.2:7002"]},

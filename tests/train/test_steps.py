@@ -60,7 +60,8 @@ def test_stacked_steps_match_one_call_per_step():
 
 
 REPLICA_SCRIPT = """
-import json, sys
+import json, os, sys
+os.environ.pop("TF_CONFIG", None)  # one local worker: an inherited cluster spec would wait for peers
 import numpy as np
 from lib.train.strategy import configure_devices, make_strategy
 configure_devices(2)
