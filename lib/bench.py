@@ -138,8 +138,7 @@ def adapt_step(name: str, images, labels, image_size: int, batch: int) -> Measur
 
     method = get_method(name)
     adapt_defaults = AdaptOptions()  # the step `raydapt adapt` runs unless told otherwise
-    norm = method.domain_norm if adapt_defaults.domain_norm == "auto" \
-        else adapt_defaults.domain_norm
+    norm = method.normalisation(adapt_defaults.domain_norm)
     nets = Networks(NetworkPlan("none", images.shape[1:], image_size, "block5_pool", 5,
                                 int(labels.max()) + 1, adapt_defaults.bottleneck, norm), method)
     optimizer = keras.optimizers.Adam(1e-4)

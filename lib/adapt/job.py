@@ -38,8 +38,7 @@ def adapt(config: AdaptConfig) -> dict:
     # normalisation it got: its config says what it computed.
     config = replace(config, adapt=replace(
         config.adapt, method_opt=canonical_options(type(method), method.options),
-        domain_norm=method.domain_norm if config.adapt.domain_norm == "auto"
-        else config.adapt.domain_norm))
+        domain_norm=method.normalisation(config.adapt.domain_norm)))
     sel, backbone, optim, scaling = config.data, config.model, config.optim, config.scaling
     # Preflight: everything that can be wrong with the input fails here, before Ray starts.
     inputs = plan_inputs(config)

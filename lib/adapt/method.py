@@ -45,6 +45,10 @@ class Method:
         self.options = options if options is not None else self.Options()
         self.networks: dict = {}
 
+    def normalisation(self, requested: str) -> str:
+        """What --domain-norm `requested` means for this method: "auto" is its own."""
+        return self.domain_norm if requested == "auto" else requested
+
     def build(self, width: int, num_classes: int) -> dict:
         """The networks this method owns, built under the strategy's scope. `width` is the
         bottleneck's (the adapted features'), `num_classes` the label space's."""

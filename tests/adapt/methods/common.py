@@ -14,7 +14,7 @@ def build(name, domain_norm="auto", options=(), bottleneck=16):
 
     keras.utils.set_random_seed(0)
     method = get_method(name, options)
-    norm = method.domain_norm if domain_norm == "auto" else domain_norm
+    norm = method.normalisation(domain_norm)
     nets = Networks(NetworkPlan("none", (32, 32, 3), 32, "block4_pool", 0, CLASSES, bottleneck,
                                 norm, feature_shape=(2, 2, DIM // 4)), method)
     return method, nets
