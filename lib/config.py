@@ -6,6 +6,8 @@ shows as one panel in `--help`. Every default lives here, nowhere else.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -33,13 +35,47 @@ def _check_shift(text: str) -> None:
     parse_shift(text)
 
 
+def _check_classes(text: str) -> None:
+    from lib.data.classes import parse_class_list
+    from lib.errors import UsageError
+
+    try:
+        parse_class_list(text)
+    except UsageError as e:
+        raise ValueError(str(e)) from None
+
+
+# A run is one directory right under --storage: one path component, no dot or dash first
+# (hidden files, options), nothing a shell or a URI would reinterpret.
+_RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+=-]{0,199}")
+RESERVED_NAMES = ("feature-cache",)  # --storage's shared directories, not runs
+
+
+def check_run_name(text: str) -> None:
+    if not _RUN_NAME.fullmatch(text) or text in RESERVED_NAMES:
+        raise ValueError(
+            f"{text!r} is not a run name: one path component of letters, digits and . _ @ + = -"
+            f", starting with a letter or digit" + (f"; {text} is reserved" if text in
+                                                   RESERVED_NAMES else ""))
+
+
+def positive(value) -> None:
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{value}: must be a finite number > 0")
+
+
+def non_negative(value) -> None:
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{value}: must be a finite number >= 0")
+
+
 @dataclass(frozen=True)
 class DataConfig:
     limit_per_class: int | None = option(
         None, "Keep the first N images of each class, in stable (file name / index) order.", min=1)
     classes: str | None = option(
         None, "Comma-separated classes to keep and their label space, e.g. the 9 that "
-              "CIFAR-10 and STL-10 share.")
+              "CIFAR-10 and STL-10 share.", check=_check_classes)
     seed: int = option(0, "Seed for every random choice (corruptions, shuffling, init).")
     image_size: int = option(32, "Image side in pixels: STL-10 is resized to it, models "
                                  "upsample inputs to it.", min=8)
@@ -97,14 +133,15 @@ class BackboneConfig:
 class ModelConfig(BackboneConfig):
     init_from: str | None = option(None, "Start from the weights this run's latest checkpoint "
                                          "shares with the model, by name (finetune's stage two: "
-                                         "unfreeze, lower rate; adapt: any method's run).")
+                                         "unfreeze, lower rate; adapt: any method's run).",
+                                 check=check_run_name)
 
 
 @dataclass(frozen=True)
 class OptimConfig:
     epochs: int = option(10, "Epochs.", min=1)
     batch_size: int = option(32, "Batch per replica; the global batch is this x replicas.", min=1)
-    learning_rate: float = option(1e-3, "Adam learning rate.")
+    learning_rate: float = option(1e-3, "Adam learning rate.", check=positive)
     precision: str = option("fp32", "fp32, or bf16 (mixed_bfloat16).",
                             check=_one_of("--precision", ("fp32", "bf16")))
 
@@ -120,7 +157,8 @@ class FinetuneOptimConfig(OptimConfig):
 class AdaptOptimConfig(OptimConfig):
     # Adam normalises each step, so the reversed domain gradient moves the features at the
     # full rate whatever lambda is: a lower rate is what keeps the game from oscillating.
-    learning_rate: float = option(3e-4, "Adam learning rate (annealed, see --lr-alpha).")
+    learning_rate: float = option(3e-4, "Adam learning rate (annealed, see --lr-alpha).",
+                                  check=positive)
 
 
 @dataclass(frozen=True)
@@ -137,9 +175,11 @@ class ScalingOptions:
 @dataclass(frozen=True)
 class RunOptions:
     storage: str = option("./runs", "Where runs live: local path or pyarrow URI (s3://...).")
-    run_name: str | None = option(None, "Run name; default: <job>-<UTC timestamp>.")
+    run_name: str | None = option(None, "Run name (a new one: an existing run continues "
+                                        "only with --resume); default: <job>-<UTC timestamp>.",
+                                  check=check_run_name)
     resume: str | None = option(None, "Continue this stopped run from its last checkpoint, "
-                                      "with its saved config.")
+                                      "with its saved config.", check=check_run_name)
     address: str | None = option(None, "Ray address; default RAY_ADDRESS, else a local Ray.")
     verbose: bool = option(False, "Also print Ray's and TensorFlow's own output on the console "
                                   "(it always goes to <storage>/<run>/logs/driver.log).")
@@ -150,7 +190,12 @@ class FailureOptions:
     max_failures: int = option(2, "Worker-group restarts allowed before the run fails.", min=0)
     checkpoints_to_keep: int = option(2, "Checkpoints Ray Train keeps per run.", min=1)
     collective_timeout_s: float = option(
-        300.0, "A collective waiting longer than this fails the group (hung worker).")
+        300.0, "A collective waiting longer than this fails the group (hung worker).",
+        check=positive)
+    resource_wait_s: float = option(
+        600.0, "On a cluster that can add nodes, how long to wait for the workers' resources "
+               "before failing with exit 69 (a cluster that cannot grow fails at once).",
+        check=non_negative)
 
 
 @dataclass(frozen=True)
@@ -242,7 +287,8 @@ class BenchConfig:
               "every registered one.", check=lambda text: [_check_method(m.strip())
                                                            for m in text.split(",")])
     storage: str = option("./runs", "Where the bench run's table and scratch runs go.")
-    run_name: str | None = option(None, "Run name; default: bench-<UTC timestamp>.")
+    run_name: str | None = option(None, "Run name; default: bench-<UTC timestamp>.",
+                                  check=check_run_name)
 
 
 DOMAIN_NORMS = ("auto", "separate", "shared", "statistics")
@@ -284,8 +330,9 @@ class AdaptOptions:
                 f"auto: the method's own ({_method_norms_help()}). Methods that train on one "
                 "domain (source-only, oracle) have one.",
         check=_one_of("--domain-norm", DOMAIN_NORMS))
-    lr_alpha: float = option(10.0, "Learning-rate annealing lr / (1 + alpha p)^beta; 0: off.")
-    lr_beta: float = option(0.75, "Exponent of the learning-rate annealing.")
+    lr_alpha: float = option(10.0, "Learning-rate annealing lr / (1 + alpha p)^beta; 0: off.",
+                             check=non_negative)
+    lr_beta: float = option(0.75, "Exponent of the learning-rate annealing.", check=non_negative)
     selection_samples: int = option(
         1000, "Source and target training images scored each epoch for SND and the proxy "
               "A-distance (target labels unused).", min=10)

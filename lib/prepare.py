@@ -18,7 +18,7 @@ from lib.data.images import content_checksum, plan_images
 from lib.data.layout import commit_dataset, filesystem_for, list_parquet_files, read_manifest
 from lib.data.shifts import parse_shift
 from lib.data.uri import parse_uri
-from lib.errors import OutputError
+from lib.errors import DataError, OutputError
 from lib.runtime import init_ray
 
 SCHEMA_VERSION = 1
@@ -32,8 +32,14 @@ def prepare(config: PrepareConfig) -> dict:
                        classes=parse_class_list(sel.classes), seed=sel.seed,
                        image_size=sel.image_size)
     fs, root = filesystem_for(config.out)
-    existing = read_manifest(fs, root)
-    if existing is not None and existing["inputs_key"] == plan.key and list_parquet_files(fs, root):
+    try:
+        existing = read_manifest(fs, root)
+    except DataError:
+        if not config.overwrite:
+            raise
+        existing = None  # replaced below, whatever it is
+    if existing is not None and existing.get("inputs_key") == plan.key \
+            and list_parquet_files(fs, root):
         print(f"{config.out} is up to date ({existing['num_rows']} rows); nothing to do")
         return existing
     used = fs.get_file_info(pafs.FileSelector(root, allow_not_found=True))

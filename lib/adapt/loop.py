@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from lib.adapt.networks import NetworkPlan
+from lib.train.divergence import Diverged, stops_on_divergence
 from lib.train.loop import RunIdentity
 
 SAMPLE_SPLITS = ("source_sample", "target_sample")
@@ -44,6 +45,7 @@ def epoch_totals(strategy, local: dict, local_replicas: int) -> dict[str, tuple[
     return {k: (flat[2 * i], flat[2 * i + 1]) for i, k in enumerate(keys)}
 
 
+@stops_on_divergence
 def adapt_worker(config: dict) -> None:
     import keras
     import ray.train
@@ -139,7 +141,7 @@ def adapt_worker(config: dict) -> None:
         bad = sorted(name for name, value in means.items() if not math.isfinite(value))
         if bad:
             where = f"step {first_bad_step}" if first_bad_step >= 0 else "another worker's step"
-            raise FloatingPointError(
+            raise Diverged(
                 f"{method.name}: non-finite loss in epoch {epoch} at {where} of "
                 f"{plan.steps_per_epoch} ({', '.join(bad)}); lower --learning-rate or the "
                 f"method's weights (--method-opt)")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lib.errors import DataError, name_some
+from lib.errors import DataError, UsageError, name_some
 
 CIFAR10_CLASSES = (
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
@@ -23,9 +23,16 @@ def canonical_order(names) -> tuple[str, ...]:
 
 
 def parse_class_list(text: str | None) -> tuple[str, ...] | None:
+    """--classes: two or more distinct names (one class would make any model 100% right)."""
     if text is None:
         return None
-    return tuple(c.strip() for c in text.split(",") if c.strip())
+    names = tuple(c.strip() for c in text.split(",") if c.strip())
+    repeated = sorted({c for c in names if names.count(c) > 1})
+    if repeated:
+        raise UsageError(f"--classes {text!r} names {name_some(repeated)} more than once")
+    if len(names) < 2:
+        raise UsageError(f"--classes {text!r}: name at least two classes")
+    return names
 
 
 def check_known(requested, available, what: str) -> None:

@@ -19,12 +19,31 @@ def filesystem_for(path: str) -> tuple[pafs.FileSystem, str]:
     return pafs.LocalFileSystem(), os.path.abspath(path)
 
 
-def read_manifest(fs: pafs.FileSystem, root: str) -> dict | None:
+def read_manifest(fs: pafs.FileSystem, root: str, required: tuple[str, ...] = ()) -> dict | None:
+    """The dataset's manifest, None if there is none; DataError if it is not one."""
     info = fs.get_file_info(f"{root}/{MANIFEST}")
     if info.type != pafs.FileType.File:
         return None
-    with fs.open_input_stream(info.path) as f:
-        return json.loads(f.read())
+    return read_json(fs, info.path, required)
+
+
+def read_json(fs: pafs.FileSystem, path: str, required: tuple[str, ...] = ()) -> dict:
+    """A JSON object we wrote (a manifest, a run's config); one line naming the file when
+    it was cut short or edited into something else."""
+    from lib.errors import DataError
+
+    with fs.open_input_stream(path) as f:
+        text = f.read()
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DataError(f"{path} is corrupt: not JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise DataError(f"{path} is corrupt: a JSON {type(data).__name__}, not an object")
+    missing = [key for key in required if key not in data]
+    if missing:
+        raise DataError(f"{path} is corrupt: no {', '.join(missing)}")
+    return data
 
 
 def list_parquet_files(fs: pafs.FileSystem, root: str) -> list[str]:

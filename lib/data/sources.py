@@ -239,7 +239,8 @@ class ParquetSource:
         self.fs, self.root = filesystem_for(uri.path)
         if self.fs.get_file_info(self.root).type == pafs.FileType.NotFound:
             raise NoInputError(f"Parquet dataset not found: {uri.path}")
-        self.manifest = read_manifest(self.fs, self.root)
+        self.manifest = read_manifest(self.fs, self.root,
+                                      ("class_names", "content_checksum", "image_shape"))
         if self.manifest is None:
             raise NoInputError(f"{uri.path} has no {MANIFEST}: not written by `raydapt prepare`")
         self.files = list_parquet_files(self.fs, self.root)

@@ -25,6 +25,7 @@ import pyarrow as pa
 from lib.data.columns import column_to_images, column_to_tensor, tensor_to_column
 from lib.data.feed import caffe_preprocess
 from lib.data.layout import commit_dataset, filesystem_for, list_parquet_files, read_manifest
+from lib.errors import DataError
 from lib.models import feature_shape, weights_identity
 
 BATCH = 256
@@ -88,7 +89,7 @@ def cached_features(datasets: list[Images], cache) -> tuple[list, tuple]:
                       images.data_key) for images in datasets]
     missing = {}
     for key, item in zip(keys, datasets):
-        if read_manifest(fs, f"{root}/feature-cache/{key}") is None:
+        if not _valid_entry(fs, f"{root}/feature-cache/{key}"):
             missing.setdefault(key, item)
     if missing:
         from lib.console import say
@@ -103,6 +104,18 @@ def cached_features(datasets: list[Images], cache) -> tuple[list, tuple]:
                                    filesystem=fs).select_columns(FEATURE_COLUMNS)
              for key in keys],
             feature_shape(cache.image_size, cache.feature_layer))
+
+
+def _valid_entry(fs, path: str) -> bool:
+    """A committed entry; a corrupt manifest (a crash of the disk, a hand edit) is only a
+    cache miss: the entry is extracted again and replaced."""
+    try:
+        return read_manifest(fs, path) is not None
+    except DataError as e:
+        from lib.console import say
+
+        say(f"  warning: rebuilding a feature-cache entry ({e})")
+        return False
 
 
 def _extract(missing: dict, native_shape: tuple, cache, fs, root: str) -> None:

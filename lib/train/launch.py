@@ -73,6 +73,14 @@ def save_config(storage: str, run: str, config) -> None:
                           f"({os_reason(e)})") from None
 
 
+def forget_run(storage: str, run: str) -> None:
+    """Remove a new run's directory (its config and log so far)."""
+    from lib.data.layout import filesystem_for
+
+    fs, root = filesystem_for(storage)
+    fs.delete_dir(f"{root}/{run}")
+
+
 def os_reason(error: OSError) -> str:
     """The system's reason (e.g. "Read-only file system"); pyarrow's filesystems carry
     the errno only inside their message."""
@@ -85,14 +93,26 @@ def os_reason(error: OSError) -> str:
 def load_config(storage: str, run: str) -> dict:
     import pyarrow.fs as pafs
 
-    from lib.data.layout import filesystem_for
+    from lib.data.layout import filesystem_for, read_json
 
     fs, root = filesystem_for(storage)
     path = f"{root}/{run}/config.json"
     if fs.get_file_info(path).type != pafs.FileType.File:
         raise NoInputError(f"no run {run!r} to resume under {storage} ({path} not found)")
-    with fs.open_input_stream(path) as f:
-        return json.loads(f.read())
+    return read_json(fs, path)
+
+
+def check_new_run(storage: str, run: str) -> None:
+    """A run directory belongs to one run: a second one there would take the first one's
+    checkpoint (Ray Train restores by name) and mix its epochs into the tables."""
+    import pyarrow.fs as pafs
+
+    from lib.data.layout import filesystem_for
+
+    fs, root = filesystem_for(storage)
+    if fs.get_file_info(f"{root}/{run}").type != pafs.FileType.NotFound:
+        raise OutputError(f"run {run!r} already exists under {storage}: continue it with "
+                          f"--resume {run}, or pick another --run-name")
 
 
 def resolve_run(config, job: str):
@@ -104,8 +124,10 @@ def resolve_run(config, job: str):
         saved = config_from_dict(type(config), load_config(storage, config.run.resume))
         return replace(saved, run=replace(config.run, storage=storage,
                                           run_name=config.run.resume, resume=config.run.resume))
+    run = config.run.run_name or new_run_name(job)
+    check_new_run(storage, run)
     return replace(config, scaling=with_cpus(config.scaling), run=replace(
-        config.run, storage=storage, run_name=config.run.run_name or new_run_name(job)))
+        config.run, storage=storage, run_name=run))
 
 
 def local_replicas(scaling) -> int:
@@ -144,40 +166,52 @@ def _stop_on_sigterm(seen: list):
 def driving(config, identity, header: list[str]):
     """A run from the driver's side, after its preflight: the config saved, a clean
     console (Ray's and TensorFlow's output in the run's log file: lib/console.py) opened
-    with `header`, Ray connected, and the run record around the block. Yields (console,
+    with `header`, Ray connected, the workers' resources checked (lib/train/capacity.py:
+    refused: the run leaves no trace), and the run record around the block. Yields (console,
     store, log path)."""
     from lib.console import captured
     from lib.metrics.runs import RunRecord
     from lib.metrics.store import MetricsStore
     from lib.runtime import init_ray
+    from lib.train.capacity import Unavailable, check_capacity, oversubscribed
 
     storage, run, scaling = config.run.storage, config.run.run_name, config.scaling
     save_config(storage, run, config)
     store = MetricsStore(storage, run)
     record = RunRecord(store, identity.row(), asdict(config))  # wall time starts here
-    with captured(storage, run, config.run.verbose) as (console, log):
-        for text in header:
-            console.line(text)
-        each = f"{scaling.gpus_per_worker} GPU(s)" if scaling.gpus_per_worker else \
-            f"{scaling.cpus_per_worker} CPU(s) as {scaling.cpu_replicas_per_worker} replica(s)"
-        console.line(f"  {scaling.workers} worker(s), each {each}; run in {storage}/{run}; "
-                     f"Ray's and TensorFlow's output in {log}")
-        connected = init_ray(config.run.address,
-                             local_cpus=scaling.workers * scaling.cpus_per_worker + 1)
-        stopped = False
-        try:
-            with recorded(record, store):
-                yield console, store, log
-        except RunStopped:
-            stopped = True  # Ray's SIGKILL follows SIGTERM in 3 s: no time to shut down
-            raise
-        finally:
-            if connected and not stopped:
-                import ray
+    try:
+        with captured(storage, run, config.run.verbose) as (console, log):
+            for text in header:
+                console.line(text)
+            each = f"{scaling.gpus_per_worker} GPU(s)" if scaling.gpus_per_worker else \
+                f"{scaling.cpus_per_worker} CPU(s) as {scaling.cpu_replicas_per_worker} replica(s)"
+            console.line(f"  {scaling.workers} worker(s), each {each}; run in {storage}/{run}; "
+                         f"Ray's and TensorFlow's output in {log}")
+            local = not (config.run.address or os.environ.get("RAY_ADDRESS"))
+            crowded = oversubscribed(scaling, os.cpu_count() or 1) if local else None
+            if crowded:
+                console.warning(crowded)
+            connected = init_ray(config.run.address,
+                                 local_cpus=scaling.workers * scaling.cpus_per_worker + 1)
+            stopped = False
+            try:
+                check_capacity(scaling, config.failure.resource_wait_s)
+                with recorded(record, store):
+                    yield console, store, log
+            except RunStopped:
+                stopped = True  # Ray's SIGKILL follows SIGTERM in 3 s: no time to shut down
+                raise
+            finally:
+                if connected and not stopped:
+                    import ray
 
-                # Inside the capture, so what Ray still flushes (its deduplicated worker
-                # lines) goes to the log, not after the summary.
-                ray.shutdown()
+                    # Inside the capture, so what Ray still flushes (its deduplicated worker
+                    # lines) goes to the log, not after the summary.
+                    ray.shutdown()
+    except Unavailable:
+        if not config.run.resume:
+            forget_run(storage, run)  # refused before any work: leave no trace
+        raise
 
 
 @contextlib.contextmanager
@@ -231,6 +265,7 @@ def fit(worker_fn, loop_config: dict, datasets: dict, split: list[str], scaling,
 
     from lib.data.feed import train_data_config
     from lib.train.backend import tensorflow_trainer
+    from lib.train.divergence import take_reason
 
     if failure is not None:
         # TF's collectives time out on their own (the strategy's CommunicationOptions), but
@@ -259,13 +294,17 @@ def fit(worker_fn, loop_config: dict, datasets: dict, split: list[str], scaling,
         ),
     )
     try:
-        return trainer.fit()
+        result = trainer.fit()
     except Exception as e:  # Ray wraps the worker's error: the CLI prints this one line
         cause, where = first_failure(e)
         if isinstance(cause, OSError) and os_reason(cause) in _STORAGE_FULL_OR_READ_ONLY:
             # Not worth a retry, and the user's to fix: say it is the storage.
             raise OutputError(f"--storage {storage}: {os_reason(cause)}{where}") from e
         raise TrainingFailed(f"training failed: {root_cause(e)}"[:2000]) from e
+    reason = take_reason(storage, run_name)  # lib/train/divergence.py: not retried
+    if reason is not None:
+        raise TrainingFailed(f"training failed: {reason}"[:2000])
+    return result
 
 
 _STORAGE_FULL_OR_READ_ONLY = {os.strerror(errno.ENOSPC), os.strerror(errno.EROFS),

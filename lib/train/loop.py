@@ -12,6 +12,8 @@ import math
 import time
 from dataclasses import dataclass
 
+from lib.train.divergence import Diverged, stops_on_divergence
+
 # Steps per tf.function call on cached features (images: one). A head's step is so small
 # that the call dominates: 1.9 ms a step with one call each, 1.2 ms with 100 to a call (bench, 2,560
 # images, block5_pool). 100 stacked batches of 32 block-4 features are ~26 MB.
@@ -100,6 +102,7 @@ def start_worker(config):
             ray.train.get_context().get_world_rank())
 
 
+@stops_on_divergence
 def train_worker(config: dict) -> None:
     import keras
     import ray.train
@@ -163,7 +166,7 @@ def train_worker(config: dict) -> None:
             seen += stack["label"].size
         loss_sum, correct, seen = global_sum(strategy, [loss_sum, correct, seen], local_replicas)
         if not math.isfinite(loss_sum):  # checked after the sum, so every worker stops
-            raise FloatingPointError(f"training loss is {loss_sum} in epoch {epoch}")
+            raise Diverged(f"training loss is {loss_sum} in epoch {epoch}")
         seconds = time.perf_counter() - started
         metrics = {"epoch": epoch, "loss": loss_sum / seen, "accuracy": correct / seen,
                    "images_per_s": seen / seconds, "epoch_seconds": seconds}

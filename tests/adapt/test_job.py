@@ -114,7 +114,7 @@ def test_baselines_through_the_job_and_the_oracle_is_marked(cifar_jpeg, tmp_path
 
 
 @pytest.mark.slow
-def test_divergence_fails_the_run_naming_epoch_and_step(cifar_jpeg, tmp_path):
+def test_divergence_fails_the_run_at_once_naming_epoch_and_step(cifar_jpeg, tmp_path):
     # An absurd rate blows the weights up in the first steps; the run must stop with the
     # place named instead of writing NaN metrics.
     result = subprocess.run(
@@ -123,12 +123,17 @@ def test_divergence_fails_the_run_naming_epoch_and_step(cifar_jpeg, tmp_path):
          "--source-val", f"folder:{cifar_jpeg}/test", "--eval-limit-per-class", "4",
          "--limit-per-class", "8", "--weights", "hed", "--feature-layer", "block4_pool",
          "--selection-samples", "30", "--epochs", "2", "--batch-size", "8",
-         "--learning-rate", "1e30", "--lr-alpha", "0", "--max-failures", "0",
+         "--learning-rate", "1e30", "--lr-alpha", "0", "--max-failures", "2",
          "--storage", str(tmp_path), "--run-name", "diverged"],
         cwd=REPO, capture_output=True, text=True, timeout=900)
     assert result.returncode == 1, result.stderr[-3000:]
     (line,) = [x for x in result.stderr.splitlines() if x.startswith("error: ")]
     assert "non-finite loss in epoch 0 at step" in line, line
+    # Not a worker fault: a retry would diverge again, so none of the 2 allowed is spent.
+    log = (tmp_path / "diverged" / "logs" / "driver.log").read_text()
+    assert "Started training worker group" in log and "RETRY" not in log
+    assert "retry" not in result.stdout.lower()
+    assert not (tmp_path / "diverged" / "diverged.json").exists()  # a --resume starts clean
     (record,) = MetricsStore(str(tmp_path), "diverged").read("runs").to_pylist()
     assert record["status"] == "failed" and "non-finite" in record["message"]
     assert MetricsStore(str(tmp_path), "diverged").files("epochs") == []

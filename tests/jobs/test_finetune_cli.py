@@ -54,3 +54,43 @@ def test_init_from_a_checkpoint_without_weight_names_fails_before_ray(tmp_path, 
                       f"folder:{small_folder}", "--trainable", "top:1", "--init-from", "old")
     assert_fails(result, 2, "--init-from", "no weight names")
     assert [p.name for p in (tmp_path / "runs").iterdir()] == ["old"]  # nothing else written
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--run-name", "../escape"], "'../escape' is not a run name"),
+    (["--run-name", "a/b"], "'a/b' is not a run name"),
+    (["--run-name", ""], "'' is not a run name"),
+    (["--run-name", "feature-cache"], "feature-cache is reserved"),
+    (["--resume", "-x"], "'-x' is not a run name"),
+    (["--learning-rate", "-1"], "-1.0: must be a finite number > 0"),
+    (["--learning-rate", "nan"], "nan: must be a finite number > 0"),
+    (["--learning-rate", "inf"], "inf: must be a finite number > 0"),
+    (["--collective-timeout-s", "0"], "0.0: must be a finite number > 0"),
+    (["--classes", "cat,dog,cat"], "names cat more than once"),
+    (["--classes", "cat"], "name at least two classes"),
+])
+def test_usage_errors_name_the_value(tmp_path, small_folder, args, fragment):
+    result = finetune(tmp_path, "--source", f"folder:{small_folder}", *args)
+    assert_fails(result, 2, fragment, out=tmp_path / "runs")
+
+
+def listing(root):
+    return sorted((str(p.relative_to(root)), p.read_bytes()) for p in root.rglob("*")
+                  if p.is_file())
+
+
+def test_a_run_name_in_use_is_refused_and_a_corrupt_config_named(tmp_path, small_folder):
+    taken = tmp_path / "runs" / "taken"
+    taken.mkdir(parents=True)
+    (taken / "config.json").write_text("{}")
+    before = listing(tmp_path)
+    result = finetune(tmp_path, "--source", f"folder:{small_folder}", "--run-name", "taken")
+    assert_fails(result, 73, "run 'taken' already exists", "--resume taken",
+                 "another --run-name")
+    assert listing(tmp_path) == before, "nothing written"
+
+    (taken / "config.json").write_text('{"source": "folder:x", "data": {')  # cut short
+    before = listing(tmp_path)
+    assert_fails(finetune(tmp_path, "--resume", "taken"), 65,
+                 f"{taken}/config.json is corrupt: not JSON")
+    assert listing(tmp_path) == before, "nothing written"

@@ -1,5 +1,6 @@
 """The prepare job from the outside: entry points, exit codes, one-line errors, no output."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -124,3 +125,20 @@ def test_different_inputs_into_a_used_out(tmp_path, small_folder):
     assert_fails(result, 73, "--overwrite")
     again = run("--source", f"folder:{small_folder}", "--out", out)
     assert again.returncode == 0 and "nothing to do" in again.stdout
+
+
+def test_a_corrupt_manifest_is_named_and_overwrite_replaces_it(tmp_path, small_folder):
+    out = tmp_path / "out"
+    assert run("--source", f"folder:{small_folder}", "--out", out).returncode == 0
+    (out / "manifest.json").write_text('{"schema_version": 1, "class_na')  # cut short
+    elsewhere = tmp_path / "elsewhere"
+    assert_fails(run("--source", f"parquet:{out}", "--out", elsewhere), 65,
+                 f"{out}/manifest.json is corrupt: not JSON", out=elsewhere)
+    assert_fails(run("--source", f"folder:{small_folder}", "--out", out), 65,
+                 f"{out}/manifest.json is corrupt")
+    (out / "manifest.json").write_text('["a list"]')
+    assert_fails(run("--source", f"parquet:{out}", "--out", elsewhere), 65,
+                 "is corrupt: a JSON list, not an object", out=elsewhere)
+    replaced = run("--source", f"folder:{small_folder}", "--out", out, "--overwrite")
+    assert replaced.returncode == 0, replaced.stderr
+    assert json.loads((out / "manifest.json").read_text())["num_rows"] == 40

@@ -2,6 +2,8 @@
 feature cache is extracted in one pass of one actor pool, yet each lands in its own cache
 entry holding exactly its own rows; a dataset already cached is read, not recomputed."""
 
+import json
+
 import numpy as np
 import pyarrow.parquet as pq
 
@@ -74,3 +76,16 @@ def test_images_reach_workers_shuffled_across_classes(cifar_jpeg, ray_local):
     assert shape == (32, 32, 3) and feature_shape is None
     assert np.array_equal(np.bincount(labels), [30] * 10)  # every row, once
     assert all(len(set(labels[start:start + 30])) >= 6 for start in range(0, 300, 30))
+
+
+def test_a_corrupt_cache_entry_is_extracted_again(small_folder, tmp_path, ray_local):
+    plan = plan_images(parse_uri(f"folder:{small_folder}"), None, limit_per_class=None,
+                       classes=None, seed=0, image_size=32)
+    cache = FeatureCache("hed", 32, "block5_pool", "fp32", str(tmp_path), 1)
+    first, _, _ = load_for_workers({"train": plan}, cache=cache, shuffle_seed=0)
+    expected = np.sort(features(first["train"]), axis=0)
+    (entry,) = entries(tmp_path).values()
+    (entry / "manifest.json").write_text('{"num_rows": 4')  # a crash mid-write, a hand edit
+    again, _, _ = load_for_workers({"train": plan}, cache=cache, shuffle_seed=0)
+    np.testing.assert_array_equal(np.sort(features(again["train"]), axis=0), expected)
+    assert json.loads((entry / "manifest.json").read_text())["key"] == entry.name
