@@ -1,8 +1,9 @@
 """What a submitted job runs in, and with which credentials.
 
-The runtime environment is cluster/runtime_env.yaml, the one file `ray job submit
---runtime-env` and the KubeRay manifests use too; the token is found where Ray itself
-looks, in Ray's order.
+The runtime environment is lib/cluster/runtime_env.yaml (package data; cluster/ links to
+it), the one file `ray job submit --runtime-env` and the KubeRay manifests use too. From
+a checkout the job gets the project directory; from an installed wheel, the installed
+packages. The token is found where Ray itself looks, in Ray's order.
 """
 
 from __future__ import annotations
@@ -13,27 +14,47 @@ from pathlib import Path
 
 from lib.errors import NoInputError
 
-PROJECT = Path(__file__).resolve().parents[2]
-RUNTIME_ENV_FILE = PROJECT / "cluster" / "runtime_env.yaml"
+RUNTIME_ENV_FILE = Path(__file__).with_name("runtime_env.yaml")
+# Two levels above lib/cluster/: the project's checkout, or site-packages when installed.
+_ROOT = Path(__file__).resolve().parents[2]
 
 
-def project_dependencies(pyproject: Path = PROJECT / "pyproject.toml") -> list[str]:
-    return list(tomllib.loads(pyproject.read_text())["project"]["dependencies"])
+def checkout() -> Path | None:
+    """The project's source tree when raydapt runs from one (editable install, PYTHONPATH)."""
+    return _ROOT if (_ROOT / "pyproject.toml").is_file() else None
+
+
+def project_dependencies() -> list[str]:
+    """The dependencies pyproject.toml declares: read from it in a checkout, from the
+    installed distribution's metadata otherwise (the same list, written at build time)."""
+    root = checkout()
+    if root is not None:
+        return list(tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"])
+    from importlib.metadata import requires
+
+    return [r for r in requires("raydapt") or [] if "extra ==" not in r]
 
 
 def runtime_env(install: bool, path: Path = RUNTIME_ENV_FILE) -> dict:
-    """The runtime environment for a submission: working_dir made absolute (relative to
-    the project root, which holds cluster/), and with `install` the project's own
-    dependencies as a pip section."""
+    """The runtime environment for a submission: the checkout as working_dir (the file's
+    `.` is the project root), or without one the installed `jobs` and `lib` packages as
+    py_modules; with `install`, the project's dependencies as a pip section."""
     import yaml
 
     if not path.is_file():
-        raise NoInputError(f"{path} not found: raydapt submit runs from a checkout of the "
-                           f"project, whose directory it uploads")
+        raise NoInputError(f"{path} not found: the raydapt installation is incomplete")
     env = yaml.safe_load(path.read_text())
-    env["working_dir"] = str((path.parent.parent / env["working_dir"]).resolve())
+    root = checkout()
+    if root is not None:
+        env["working_dir"] = str((root / env["working_dir"]).resolve())
+    else:
+        import jobs
+        import lib
+
+        del env["working_dir"], env["excludes"]  # the excludes are the checkout's clutter
+        env["py_modules"] = [str(Path(package.__file__).parent) for package in (jobs, lib)]
     if install:
-        env["pip"] = project_dependencies(path.parent.parent / "pyproject.toml")
+        env["pip"] = project_dependencies()
     return env
 
 

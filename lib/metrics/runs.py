@@ -26,9 +26,16 @@ def _versions() -> dict:
 
 
 def _git_commit() -> str | None:
+    """The commit of the checkout raydapt runs from; none when installed from a wheel
+    (asking git there could name some enclosing repository's commit instead)."""
+    from lib.cluster.environment import checkout
+
+    root = checkout()
+    if root is None or not (root / ".git").exists():
+        return None
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=5, cwd=__file__.rsplit("/lib/", 1)[0])
+                             timeout=5, cwd=root)
     except (OSError, subprocess.SubprocessError):
         return None
     if out.returncode != 0:

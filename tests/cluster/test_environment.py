@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from lib.cluster.environment import (
-    PROJECT,
     auth_headers,
+    checkout,
     project_dependencies,
     runtime_env,
 )
@@ -16,7 +16,7 @@ from tests.conftest import REPO
 
 def test_runtime_env_uploads_the_project_without_what_running_it_made():
     env = runtime_env(install=False)
-    assert Path(env["working_dir"]) == REPO == PROJECT
+    assert Path(env["working_dir"]) == REPO == checkout()
     assert {"runs/", ".venv/", ".git/", "*.parquet"} <= set(env["excludes"])
     assert env["env_vars"]["TF_CPP_MIN_LOG_LEVEL"] == "2"
     assert "pip" not in env
