@@ -25,6 +25,7 @@ from lib.config import (
     RunOptions,
     ScalingOptions,
 )
+from lib.console import captured, duration
 from lib.flops import train_step_flops, vgg16_forward_flops
 from lib.metrics.store import MetricsStore
 from lib.train.launch import fit, new_run_name, resolve_storage, with_cpus
@@ -273,51 +274,68 @@ def bench(cfg: BenchConfig) -> list[dict]:
     scratch = f"{storage}/{run}/scratch"
     plan = plan_images(parse_uri(cfg.source), None, limit_per_class=cfg.images // 10,
                        classes=None, seed=0, image_size=cfg.image_size)
-    init_ray(local_cpus=(os.cpu_count() or 1) + 1)
-    raw, shape = plan.load()
-    raw = raw.materialize()
-    import pyarrow as pa
-    import ray
-
-    table = pa.concat_tables(ray.get(raw.to_arrow_refs()))
-    images = caffe_preprocess(column_to_images(table.column("image"), shape))
-    labels = table.column("label").to_numpy().astype(np.int32)
-
     parts = {p.strip() for p in cfg.only.split(",")} if cfg.only else set(BENCH_PARTS)
     if "fastpath" in parts:
         parts.add("classic")  # the fast path is measured against the classic recipe
-    peak = peak_matmul_gflops("float32")
-    results = [Measurement("fp32 matmul peak (2048x2048)", 0.0, 0.0, 0.0, note=f"{peak:.0f} GFLOP/s")]
-    bf16_peak = peak_matmul_gflops("bfloat16") if cfg.bf16 and "full" in parts else None
-    if bf16_peak is not None:
-        results.append(Measurement("bf16 matmul peak (2048x2048)", 0.0, 0.0, 0.0, "bf16",
-                                   note=f"{bf16_peak:.0f} GFLOP/s"))
-    if "forward" in parts:
-        results.append(forward_only(images, cfg.image_size, cfg.batch_size, "fp32"))
-    if "classic" in parts:
-        classic, classic_epoch = classic_recipe(images, labels, cfg.image_size)
-        results.append(classic)
-    if "fastpath" in parts:
-        results += frozen_fast_path(cfg, scratch, f"{run}-fastpath", classic_epoch, len(labels))
-    if "full" in parts:
-        for workers in (1, 2):
-            results += full_finetuning(raw, shape, cfg, workers, "fp32", scratch,
-                                       f"{run}-full-{workers}w")
-        if bf16_peak is not None:
-            results += full_finetuning(raw, shape, cfg, 1, "bf16", scratch, f"{run}-full-bf16")
-    if "adapt" in parts:
-        from lib.adapt.methods import registry
-
-        names = [m.strip() for m in cfg.methods.split(",")] if cfg.methods else list(registry())
-        steps = [adapt_step(name, images, labels, cfg.image_size, cfg.batch_size)
-                 for name in names]
-        dann = next((m for m, name in zip(steps, names) if name == "dann"), None)
-        for m in steps:
-            if dann is not None:
-                m.note += f"; {m.images_per_s / dann.images_per_s:.2f}x dann's images/s"
-        results += steps
-
     where = machine()
+    with captured(f"{storage}/{run}/logs", cfg.verbose) as (console, log):
+        console.line(f"bench {run} on {where}: {', '.join(p for p in BENCH_PARTS if p in parts)} "
+                     f"with {plan.num_rows:,} images; Ray's and TensorFlow's output in {log}")
+        started = time.perf_counter()
+        results = []
+
+        def add(*measured: Measurement) -> None:
+            for m in measured:
+                results.append(m)
+                rate = f"{m.images_per_s:,.1f} images/s, " if m.images_per_s else ""
+                console.line(f"  {m.name}: {rate}{m.note or f'{m.seconds:.1f} s'} "
+                             f"[{duration(time.perf_counter() - started)}]")
+
+        connected = init_ray(local_cpus=(os.cpu_count() or 1) + 1)
+        raw, shape = plan.load()
+        raw = raw.materialize()
+        import pyarrow as pa
+        import ray
+
+        table = pa.concat_tables(ray.get(raw.to_arrow_refs()))
+        images = caffe_preprocess(column_to_images(table.column("image"), shape))
+        labels = table.column("label").to_numpy().astype(np.int32)
+
+        peak = peak_matmul_gflops("float32")
+        add(Measurement("fp32 matmul peak (2048x2048)", 0.0, 0.0, 0.0,
+                        note=f"{peak:.0f} GFLOP/s"))
+        bf16_peak = peak_matmul_gflops("bfloat16") if cfg.bf16 and "full" in parts else None
+        if bf16_peak is not None:
+            add(Measurement("bf16 matmul peak (2048x2048)", 0.0, 0.0, 0.0, "bf16",
+                            note=f"{bf16_peak:.0f} GFLOP/s"))
+        if "forward" in parts:
+            add(forward_only(images, cfg.image_size, cfg.batch_size, "fp32"))
+        if "classic" in parts:
+            classic, classic_epoch = classic_recipe(images, labels, cfg.image_size)
+            add(classic)
+        if "fastpath" in parts:
+            add(*frozen_fast_path(cfg, scratch, f"{run}-fastpath", classic_epoch, len(labels)))
+        if "full" in parts:
+            for workers in (1, 2):
+                add(*full_finetuning(raw, shape, cfg, workers, "fp32", scratch,
+                                     f"{run}-full-{workers}w"))
+            if bf16_peak is not None:
+                add(*full_finetuning(raw, shape, cfg, 1, "bf16", scratch, f"{run}-full-bf16"))
+        if "adapt" in parts:
+            from lib.adapt.methods import registry
+
+            names = [m.strip() for m in cfg.methods.split(",")] if cfg.methods \
+                else list(registry())
+            steps = [adapt_step(name, images, labels, cfg.image_size, cfg.batch_size)
+                     for name in names]  # measured first, so each note can compare with dann
+            dann = next((m for m, name in zip(steps, names) if name == "dann"), None)
+            for m in steps:
+                if dann is not None:
+                    m.note += f"; {m.images_per_s / dann.images_per_s:.2f}x dann's images/s"
+            add(*steps)
+        if connected:
+            ray.shutdown()
+
     rows = [{
         "run": run, "machine": where, "name": m.name, "precision": m.precision,
         "workers": m.workers, "batch_size": m.batch_size, "images_per_s": m.images_per_s,

@@ -94,6 +94,8 @@ class PrepareConfig:
         check=_check_shift)
     overwrite: bool = option(False, "Replace --out when it holds a different dataset.")
     rows_per_file: int = option(10_000, "Rows per Parquet file (about 30 MB at 32x32).", min=1)
+    verbose: bool = option(False, "Also print Ray's own output on the console (it always goes "
+                                  "to <out>/logs/driver.log).")
     data: DataConfig = group(DataConfig, "Data")
 
 
@@ -289,6 +291,8 @@ class BenchConfig:
     storage: str = option("./runs", "Where the bench run's table and scratch runs go.")
     run_name: str | None = option(None, "Run name; default: bench-<UTC timestamp>.",
                                   check=check_run_name)
+    verbose: bool = option(False, "Also print Ray's and TensorFlow's own output on the "
+                                  "console (it always goes to <storage>/<run>/logs/driver.log).")
 
 
 DOMAIN_NORMS = ("auto", "separate", "shared", "statistics")

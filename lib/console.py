@@ -55,19 +55,20 @@ def duration(seconds: float) -> str:
 
 
 @contextlib.contextmanager
-def captured(storage: str, run: str, verbose: bool = False):
-    """Send everything written to fds 1 and 2 inside the block to the run's log file and
-    yield a Console on the original terminal. With `verbose`, nothing is redirected (the
-    log file then says so). A storage that is a URI gets the log at the end, copied from a
-    local file."""
+def captured(log_dir: str, verbose: bool = False):
+    """Send everything written to fds 1 and 2 inside the block to `<log_dir>/driver.log`
+    and yield (a Console on the original terminal, the log's path). With `verbose`,
+    nothing is redirected (the log file then says so). A log_dir that is a URI gets the
+    log at the end, copied from a local file. Nested (bench runs jobs), the inner job's
+    lines go to the outer log: the outer job says what it measures."""
     from lib.data.layout import filesystem_for
 
-    fs, root = filesystem_for(storage)
-    local = "://" not in storage
-    log_dir = f"{root}/{run}/logs"
+    fs, root = filesystem_for(log_dir)
+    shown = f"{log_dir}/{LOG_NAME}"
+    local = "://" not in log_dir
     if local:
-        os.makedirs(log_dir, exist_ok=True)
-        path = f"{log_dir}/{LOG_NAME}"
+        os.makedirs(root, exist_ok=True)
+        path = f"{root}/{LOG_NAME}"
     else:
         handle, path = tempfile.mkstemp(prefix="raydapt-", suffix=".log")
         os.close(handle)
@@ -75,7 +76,7 @@ def captured(storage: str, run: str, verbose: bool = False):
     if verbose:
         with open(path, "a") as f:
             f.write("--verbose: Ray's and TensorFlow's output went to the console\n")
-        yield Console(), f"{log_dir}/{LOG_NAME}"
+        yield Console(), shown
         return
     sys.stdout.flush()
     sys.stderr.flush()
@@ -86,11 +87,11 @@ def captured(storage: str, run: str, verbose: bool = False):
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.close(log)
-    _active = Console(out, err)
+    outer, _active = _active, Console(out, err)
     try:
-        yield _active, f"{log_dir}/{LOG_NAME}"
+        yield _active, shown
     finally:
-        _active = None
+        _active = outer
         sys.stdout.flush()
         sys.stderr.flush()
         os.dup2(saved[0], 1)
@@ -100,8 +101,8 @@ def captured(storage: str, run: str, verbose: bool = False):
         out.close()
         err.close()
         if not local:
-            fs.create_dir(log_dir, recursive=True)
-            with open(path, "rb") as src, fs.open_output_stream(f"{log_dir}/{LOG_NAME}") as dst:
+            fs.create_dir(root, recursive=True)
+            with open(path, "rb") as src, fs.open_output_stream(f"{root}/{LOG_NAME}") as dst:
                 dst.write(src.read())
             os.unlink(path)
 

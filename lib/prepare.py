@@ -8,11 +8,13 @@ readers never see a half-written one. The same inputs again are a no-op (the man
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 
 import pyarrow.fs as pafs
 
 from lib.config import PrepareConfig
+from lib.console import captured, duration
 from lib.data.classes import parse_class_list
 from lib.data.images import content_checksum, plan_images
 from lib.data.layout import commit_dataset, filesystem_for, list_parquet_files, read_manifest
@@ -42,33 +44,45 @@ def prepare(config: PrepareConfig) -> dict:
             and list_parquet_files(fs, root):
         print(f"{config.out} is up to date ({existing['num_rows']} rows); nothing to do")
         return existing
-    used = fs.get_file_info(pafs.FileSelector(root, allow_not_found=True))
+    used = [i for i in fs.get_file_info(pafs.FileSelector(root, allow_not_found=True))
+            if i.base_name != "logs"]  # a failed attempt's log does not make it used
     if used and not config.overwrite:
         what = "a different dataset" if existing else "files that are not a raydapt dataset"
         raise OutputError(f"{config.out} already holds {what}; pass --overwrite to replace it")
 
     plan.preflight()  # folder sources are decoded and checked here, before any write
-    init_ray()
-    ds, shape = plan.load()
-    ds = ds.materialize()
-    print(f"{plan.num_rows} images of shape {shape} ready; writing Parquet to {config.out}")
-    manifest = {
-        "schema_version": SCHEMA_VERSION,
-        "source": config.source,
-        "target_shift": config.target_shift,
-        "seed": sel.seed,
-        "limit_per_class": sel.limit_per_class,
-        "class_names": list(plan.class_names),
-        "counts_per_class": plan.counts,
-        "num_rows": plan.num_rows,
-        "image_shape": list(shape),
-        "content_checksum": content_checksum(ds),
-        "inputs_key": plan.key,
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
-    staging = f"{root}/.staging-{uuid.uuid4().hex[:8]}"
-    num_files = max(1, -(-plan.num_rows // config.rows_per_file))
-    ds.repartition(num_files).write_parquet(staging, filesystem=fs)
-    commit_dataset(fs, root, staging, manifest)
-    print(f"wrote {plan.num_rows} rows in {num_files} file(s) to {config.out}")
+    shift = f" under {config.target_shift}" if config.target_shift else ""
+    with captured(f"{config.out}/logs", config.verbose) as (console, log):
+        console.line(f"prepare: {plan.num_rows:,} images of {len(plan.class_names)} classes from "
+                     f"{config.source}{shift} -> {config.out}; Ray's output in {log}")
+        started = time.perf_counter()
+        connected = init_ray()
+        try:
+            ds, shape = plan.load()
+            ds = ds.materialize()
+            manifest = {
+                "schema_version": SCHEMA_VERSION,
+                "source": config.source,
+                "target_shift": config.target_shift,
+                "seed": sel.seed,
+                "limit_per_class": sel.limit_per_class,
+                "class_names": list(plan.class_names),
+                "counts_per_class": plan.counts,
+                "num_rows": plan.num_rows,
+                "image_shape": list(shape),
+                "content_checksum": content_checksum(ds),
+                "inputs_key": plan.key,
+                "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            }
+            staging = f"{root}/.staging-{uuid.uuid4().hex[:8]}"
+            num_files = max(1, -(-plan.num_rows // config.rows_per_file))
+            ds.repartition(num_files).write_parquet(staging, filesystem=fs)
+            commit_dataset(fs, root, staging, manifest)
+        finally:
+            if connected:
+                import ray
+
+                ray.shutdown()
+        console.line(f"wrote {plan.num_rows:,} rows of {shape[0]}x{shape[1]}x{shape[2]} images "
+                     f"in {num_files} file(s) in {duration(time.perf_counter() - started)}")
     return manifest

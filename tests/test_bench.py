@@ -6,7 +6,7 @@ from lib.metrics.store import MetricsStore
 from tests.jobs.test_prepare_cli import assert_fails, run
 
 
-def test_adaptation_steps_alone_are_measured_and_recorded(cifar_jpeg, tmp_path):
+def test_adaptation_steps_alone_are_measured_and_recorded(cifar_jpeg, tmp_path, capfd):
     rows = bench(BenchConfig(source=f"folder:{cifar_jpeg}/train", images=40, batch_size=8,
                              only="adapt", methods="dann,source-only", storage=str(tmp_path),
                              run_name="b"))
@@ -21,6 +21,14 @@ def test_adaptation_steps_alone_are_measured_and_recorded(cifar_jpeg, tmp_path):
     assert "1.00x dann's" in dann["note"] and "x dann's images/s" in source_only["note"]
     assert 0 < dann["mfu"] == dann["achieved_gflops"] / dann["peak_gflops"]
     assert MetricsStore(str(tmp_path), "b").read("bench").num_rows == 3
+    # The console: a header, a line per measurement, the table; Ray's output in the log.
+    lines = capfd.readouterr().out.splitlines()
+    assert lines[0].startswith("bench b on ") and lines[0].endswith(f"{tmp_path}/b/logs/driver.log")
+    assert [x.split(":")[0].strip() for x in lines[1:4]] == [
+        "fp32 matmul peak (2048x2048)", "dann step, whole backbone training (driver, no Ray)",
+        "source-only step, whole backbone training (driver, no Ray)"]
+    assert "raydapt bench on" in lines[4] and len(lines) < 20
+    assert (tmp_path / "b" / "logs" / "driver.log").stat().st_size > 0
 
 
 def test_unknown_part_is_a_usage_error(tmp_path):

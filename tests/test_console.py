@@ -86,12 +86,15 @@ def test_ray_trains_retry_of_a_failed_worker_group_is_one_warning(tmp_path):
 
 CAPTURE = """
 import os, subprocess, sys
-from lib.console import captured
-with captured(sys.argv[1], "r") as (console, log):
+from lib.console import captured, say
+with captured(sys.argv[1] + "/r/logs") as (console, log):
     print("from python")
     os.write(2, b"from a C library\\n")
     subprocess.run(["echo", "from a child process"])
-    console.line("for the person")
+    with captured(sys.argv[1] + "/inner/logs") as (inner, _):  # bench running a job
+        inner.line("the inner job's line")
+        print("the inner job's noise")
+    say("for the person")
 print("after")
 """
 
@@ -102,4 +105,6 @@ def test_a_run_prints_its_own_lines_and_logs_everything_else(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout == "for the person\nafter\n" and result.stderr == ""
     logged = (tmp_path / "r" / "logs" / "driver.log").read_text()
-    assert logged.splitlines() == ["from python", "from a C library", "from a child process"]
+    assert logged.splitlines() == ["from python", "from a C library", "from a child process",
+                                   "the inner job's line"]
+    assert (tmp_path / "inner" / "logs" / "driver.log").read_text() == "the inner job's noise\n"

@@ -180,7 +180,7 @@ def driving(config, identity, header: list[str]):
     store = MetricsStore(storage, run)
     record = RunRecord(store, identity.row(), asdict(config))  # wall time starts here
     try:
-        with captured(storage, run, config.run.verbose) as (console, log):
+        with captured(f"{storage}/{run}/logs", config.run.verbose) as (console, log):
             for text in header:
                 console.line(text)
             each = f"{scaling.gpus_per_worker} GPU(s)" if scaling.gpus_per_worker else \
