@@ -30,12 +30,30 @@ class Console:
     def __init__(self, out=None, err=None):
         self.out = out or sys.stdout
         self.err = err or sys.stderr
+        self.showing_bar = False
+
+    @property
+    def live(self) -> bool:
+        """A terminal, where a line can be redrawn (not a file, a pipe, `ray job logs`)."""
+        return self.out.isatty()
 
     def line(self, text: str) -> None:
+        self._clear_bar()
         print(text, file=self.out, flush=True)
 
     def warning(self, text: str) -> None:
+        self._clear_bar()
         print(f"warning: {text}", file=self.err, flush=True)
+
+    def bar(self, text: str) -> None:
+        """A line redrawn in place, until the next line replaces it."""
+        print(f"\r\x1b[K{text}", end="", file=self.out, flush=True)
+        self.showing_bar = True
+
+    def _clear_bar(self) -> None:
+        if self.showing_bar:
+            print("\r\x1b[K", end="", file=self.out, flush=True)
+            self.showing_bar = False
 
 
 _active: Console | None = None
@@ -114,9 +132,10 @@ class EpochFollower:
     evals)` turns an epoch's rows into the middle of its line."""
 
     def __init__(self, console: Console, store, epochs: int, describe, evaluates: bool,
-                 log_path: str | None = None, poll_s: float = 1.0):
+                 log_path: str | None = None, poll_s: float = 1.0, steps=None):
         self.console, self.store, self.epochs = console, store, epochs
         self.describe, self.evaluates, self.poll_s = describe, evaluates, poll_s
+        self.steps = steps  # () -> rank 0's {"epoch", "step", "steps"} or None: the bar
         self.log_path, self.log_offset = log_path, 0
         self.seen: set[str] = set()
         self._stop = threading.Event()
@@ -136,6 +155,7 @@ class EpochFollower:
         self._thread.join()
         if error_type is None:  # a failed run's error says more than its last epoch line
             self.poll()  # what the last interval left, so no epoch goes unprinted
+        self.console._clear_bar()
 
     def _follow(self) -> None:
         while not self._stop.wait(self.poll_s):
@@ -169,6 +189,23 @@ class EpochFollower:
                               f"  {row['images_per_s']:,.0f} img/s  "
                               f"[{duration(now - self.started)}{eta}]")
         self._warn_from_log()
+        self._draw_bar()
+
+    def _draw_bar(self, width: int = 30) -> None:
+        """Steps within the epoch being trained, when the console is a terminal."""
+        if self.steps is None or not self.console.live:
+            return
+        try:
+            at = self.steps()
+        except (OSError, ValueError):  # a file being replaced: the next poll reads it
+            return
+        if not at or at["epoch"] + 1 <= len(self.seen) or not at["steps"]:
+            return  # none yet, or an epoch whose line is out
+        filled = min(width, width * at["step"] // at["steps"])
+        self.console.bar(f"epoch {at['epoch'] + 1}/{self.epochs}  [{'#' * filled}"
+                         f"{'.' * (width - filled)}] {at['step']}/{at['steps']} steps"
+                         + (", evaluating" if at["step"] >= at["steps"] else "") + "  "
+                         f"[{duration(time.monotonic() - self.started)}]")
 
     def _warn_from_log(self) -> None:
         """Ray Train's retry of a failed worker group, as one line: its controller logs a

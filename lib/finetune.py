@@ -15,9 +15,11 @@ from lib.train.launch import (
     fit,
     identify,
     init_from_checkpoint,
+    local_replicas,
     resolve_run,
 )
 from lib.train.loop import ModelPlan, TrainPlan, train_worker
+from lib.train.progress import read_progress
 
 JOB = "finetune"
 
@@ -55,10 +57,14 @@ def finetune(config: FinetuneConfig) -> dict:
                             top_blocks, len(source.class_names), feature_shape, init_from),
             identity=identity, class_names=source.class_names,
             eval_splits=(("val", config.val),) if val_data is not None else (),
+            steps_per_epoch=source.num_rows // scaling.workers
+            // (optim.batch_size * local_replicas(scaling)),
+            live_progress=console.live,
         )
         datasets = {"source": train_data} | ({"val": val_data} if val_data is not None else {})
         with EpochFollower(console, store, optim.epochs, epoch_summary,
-                           evaluates=bool(plan.eval_splits), log_path=log):
+                           evaluates=bool(plan.eval_splits), log_path=log,
+                           steps=lambda: read_progress(storage, run)):
             fit(train_worker, {"plan": plan}, datasets, ["source"], scaling, run, storage,
                 config.failure)
     evals = store.read("evals").to_pylist()

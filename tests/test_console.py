@@ -7,6 +7,7 @@ import sys
 
 from lib.console import Console, EpochFollower, epoch_summary
 from lib.metrics.store import MetricsStore
+from lib.train.progress import StepProgress, read_progress
 from tests.conftest import REPO
 
 IDENTITY = {"run": "r", "job": "adapt", "method": "dann", "reads_target_labels": False,
@@ -108,3 +109,59 @@ def test_a_run_prints_its_own_lines_and_logs_everything_else(tmp_path):
     assert logged.splitlines() == ["from python", "from a C library", "from a child process",
                                    "the inner job's line"]
     assert (tmp_path / "inner" / "logs" / "driver.log").read_text() == "the inner job's noise\n"
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_a_terminal_gets_a_bar_of_steps_that_the_epoch_line_replaces(tmp_path):
+    store = MetricsStore(str(tmp_path), "r")
+    where = StepProgress(str(tmp_path), "r", enabled=True, every_s=0)
+    steps = lambda: read_progress(str(tmp_path), "r")  # noqa: E731
+    out = Terminal()
+    with EpochFollower(Console(out, out), store, 2, epoch_summary, evaluates=False,
+                       poll_s=3600, steps=steps) as follower:
+        follower.poll()
+        assert out.getvalue() == ""  # no step reported yet
+        where.update(0, 25, 100)
+        follower.poll()
+        assert out.getvalue() == "\r\x1b[Kepoch 1/2  [#######.......................] " \
+                                 "25/100 steps  [0:00]"
+        where.update(0, 100, 100)
+        store.write("epochs", [epoch_row(0)], epoch=0)
+        follower.poll()  # the epoch's line clears the bar; epoch 0's steps are not redrawn
+    text = out.getvalue()
+    assert text.count("\r\x1b[K") == 2 and text.endswith("\n")  # the bar, then its erasing
+    assert text.split("\r\x1b[K")[2].startswith("epoch 1/2  loss 1.250")
+    # Not a terminal (a file, `ray job logs`): lines only.
+    plain = io.StringIO()
+    with EpochFollower(Console(plain, plain), store, 2, epoch_summary, evaluates=False,
+                       poll_s=3600, steps=steps) as follower:
+        where.update(1, 50, 100)
+        follower.poll()
+    assert plain.getvalue() == ""
+
+
+def test_rank_0_writes_its_steps_at_most_once_a_second_and_always_the_last():
+    now = [0.0]
+    written = []
+    progress = StepProgress("/unused", "r", enabled=True, clock=lambda: now[0])
+
+    class Recorder:  # the writes, instead of files
+        def create_dir(self, path, recursive):
+            pass
+
+        def open_output_stream(self, path):
+            return io.BytesIO()
+
+        def move(self, source, target):
+            written.append(now[0])
+
+    progress.fs = Recorder()
+    for step in range(1, 11):
+        now[0] = step * 0.25
+        progress.update(0, step, 10)
+    assert written == [0.25, 1.25, 2.25, 2.5]  # a second apart, then the epoch's last step
+    StepProgress("/unused", "r", enabled=False).update(0, 10, 10)  # nothing: no file system

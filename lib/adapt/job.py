@@ -23,6 +23,7 @@ from lib.train.launch import (
     local_replicas,
     resolve_run,
 )
+from lib.train.progress import read_progress
 
 JOB = "adapt"
 
@@ -76,9 +77,11 @@ def adapt(config: AdaptConfig) -> dict:
             eval_splits=tuple((name, f"{images.uri}" + (f" [{images.shift}]" if images.shift
                                                          else ""))
                               for name, images in inputs.evaluated().items()),
+            live_progress=console.live,
         )
         with EpochFollower(console, store, optim.epochs, epoch_summary,
-                           evaluates=bool(plan.eval_splits), log_path=log):
+                           evaluates=bool(plan.eval_splits), log_path=log,
+                           steps=lambda: read_progress(storage, run)):
             fit(adapt_worker, {"plan": plan}, datasets, ["source", "target"], scaling, run,
                 storage, config.failure)
         picks = select_epochs(store.read("epochs").to_pylist(), store.read("evals").to_pylist())

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from lib.adapt.networks import NetworkPlan
 from lib.train.divergence import Diverged, stops_on_divergence
 from lib.train.loop import RunIdentity
+from lib.train.progress import StepProgress
 
 SAMPLE_SPLITS = ("source_sample", "target_sample")
 
@@ -33,6 +34,7 @@ class AdaptPlan:
     steps_per_epoch: int            # equal on every worker: collectives must match
     class_names: tuple[str, ...]
     eval_splits: tuple[tuple[str, str], ...]  # (dataset name in Ray Train, what it is)
+    live_progress: bool = False     # the driver's console is a terminal: rank 0 reports steps
 
 
 def epoch_totals(strategy, local: dict, local_replicas: int) -> dict[str, tuple[float, float]]:
@@ -97,6 +99,8 @@ def adapt_worker(config: dict) -> None:
 
     row_id = plan.identity.row()
     store = judge = None
+    steps_done = StepProgress(plan.identity.storage, plan.identity.run,
+                              plan.live_progress and rank == 0)
     if rank == 0:
         store = MetricsStore(plan.identity.storage, plan.identity.run)
         judge = EpochJudge(nets, {name: ray.train.get_dataset_shard(name)
@@ -131,6 +135,7 @@ def adapt_worker(config: dict) -> None:
                 finite = finite and math.isfinite(value)
             fed = {"source": source, "target": target}
             images += sum(len(fed[name]["x"]) for name in method.inputs)
+            steps_done.update(epoch, k + 1, plan.steps_per_epoch)
             if first_bad_step < 0 and not finite:
                 first_bad_step = k
         totals = epoch_totals(strategy, sums | {"images": [images, 0.0]}, local_replicas)

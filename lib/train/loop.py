@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 
 from lib.train.divergence import Diverged, stops_on_divergence
+from lib.train.progress import StepProgress
 
 # Steps per tf.function call on cached features (images: one). A head's step is so small
 # that the call dominates: 1.9 ms a step with one call each, 1.2 ms with 100 to a call (bench, 2,560
@@ -62,6 +63,8 @@ class TrainPlan:
     identity: RunIdentity
     class_names: tuple[str, ...]
     eval_splits: tuple[tuple[str, str], ...]  # (dataset name in Ray Train, what it is)
+    steps_per_epoch: int = 0        # about: Ray Data's shards may differ by a batch
+    live_progress: bool = False     # the driver's console is a terminal: rank 0 reports steps
 
 
 def epoch_seed(seed: int, epoch: int, rank: int) -> int:
@@ -146,6 +149,8 @@ def train_worker(config: dict) -> None:
 
     store = MetricsStore(plan.identity.storage, plan.identity.run) if rank == 0 else None
     row_id = plan.identity.row()
+    steps_done = StepProgress(plan.identity.storage, plan.identity.run,
+                              plan.live_progress and rank == 0)
 
     for epoch in range(start_epoch, optim.epochs):
         started = time.perf_counter()
@@ -164,6 +169,7 @@ def train_worker(config: dict) -> None:
             loss_sum += float(sums[0])
             correct += float(sums[1])
             seen += stack["label"].size
+            steps_done.update(epoch, round(seen / local_batch), plan.steps_per_epoch)
         loss_sum, correct, seen = global_sum(strategy, [loss_sum, correct, seen], local_replicas)
         if not math.isfinite(loss_sum):  # checked after the sum, so every worker stops
             raise Diverged(f"training loss is {loss_sum} in epoch {epoch}")
