@@ -1,14 +1,17 @@
 """`raydapt report` from the command line: every format, one run in depth, figures, the
 page, bench tables, and the errors a user meets."""
 
+import base64
 import csv
 import io
 import json
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from lib.metrics.store import MetricsStore
 from lib.report.summary import GROUP_COLUMNS, RUN_COLUMNS
@@ -107,9 +110,67 @@ def test_plots_and_html_page(sweep, tmp_path):
     for png in plots.rglob("*.png"):
         assert png.read_bytes().startswith(PNG) and png.stat().st_size > 10_000
     html = page.read_text()
-    assert html.count('src="data:image/png;base64,') == 5
     assert "http://" not in html and "https://" not in html  # self-contained
-    assert "<td>dann-s1</td>" in html and "<td>source-only-s0</td>" not in html
+    structure = PageStructure()
+    structure.feed(html)
+    # The summary table: a row per reported run, its name linking to the run's figures.
+    header, *rows = structure.tables[0]
+    assert [row[0][0] for row in rows] == ["dann-s0", "dann-s1"]
+    # Numbers right-aligned, so a column's digits line up; names are not numbers.
+    for column in ("source acc", "gain", "epochs", "wall"):
+        at = [text for text, _ in header].index(column)
+        assert {row[at][1] for row in rows if row[at][0] != "-"} == {"num"}, column
+    assert {row[1][1] for row in rows} == {""}  # the job column
+    assert structure.links == ["#run-dann-s0", "#run-dann-s1"] + ["#top"] * 2
+    assert {link[1:] for link in structure.links} <= structure.ids  # every link lands
+    # Every figure embedded and decodable, in its run's section.
+    assert [(section, alt) for section, alt, _ in structure.images] == [
+        ("run-dann-s0", "dann-s0 curves"), ("run-dann-s0", "dann-s0 confusion"),
+        ("run-dann-s0", "dann-s0 embedding"), ("run-dann-s1", "dann-s1 curves"),
+        ("run-dann-s1", "dann-s1 confusion")]
+    for _, _, src in structure.images:
+        assert src.startswith("data:image/png;base64,")
+        image = Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1])))
+        image.load()
+        assert image.format == "PNG" and image.width > 300
+
+
+class PageStructure(HTMLParser):
+    """Tables (rows of (text, class) cells), link targets, ids, and images with their
+    section."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables, self.links, self.ids, self.images = [], [], set(), []
+        self.section, self.cell = None, None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr":
+            self.tables[-1].append([])
+        elif tag in ("td", "th"):
+            self.cell = ["", attrs.get("class", "")]
+        elif tag == "a":
+            self.links.append(attrs["href"])
+        elif tag == "section":
+            self.section = attrs["id"]
+        elif tag == "img":
+            self.images.append((self.section, attrs["alt"], attrs["src"]))
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell[0] += data
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th"):
+            self.tables[-1][-1].append(tuple(self.cell))
+            self.cell = None
+        elif tag == "section":
+            self.section = None
 
 
 def test_bench_tables(tmp_path):
