@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from lib.config import (
     BENCH_PARTS,
+    AdaptConfig,
+    AdaptOptimConfig,
     AdaptOptions,
     BenchConfig,
     DataConfig,
@@ -260,6 +262,34 @@ def frozen_fast_path(cfg: BenchConfig, storage: str, run: str, classic_epoch: fl
     ]
 
 
+def latency(cfg: BenchConfig, storage: str, run: str) -> list[Measurement]:
+    """Time to result: a small adapt run (the first images/10 of each class as source and,
+    under fog@4, as target; 10 epochs on cached block4 features), twice: the first
+    extracts its features, the second reads them. Its wall time, then a row per phase."""
+    from lib.adapt.job import adapt
+
+    measured = []
+    for attempt, what in ((1, "first run, extracting features"), (2, "features cached")):
+        name = f"{run}-latency-{attempt}"
+        config = AdaptConfig(
+            source=cfg.source, target=cfg.source, target_shift="fog@4",
+            source_val=cfg.source, target_test=cfg.source,
+            eval_limit_per_class=cfg.images // 10,  # the timing, not the figure, matters
+            data=DataConfig(limit_per_class=cfg.images // 10, image_size=cfg.image_size),
+            model=ModelConfig(weights="none", feature_layer="block4_pool"),
+            optim=AdaptOptimConfig(epochs=cfg.epochs),
+            run=RunOptions(storage=storage, run_name=name))
+        adapt(config)
+        (record,) = MetricsStore(storage, name).read("runs").to_pylist()
+        wall, phases = record["wall_seconds"], dict(record["phases"])
+        measured.append(Measurement(f"latency, {what}: wall", 0.0, 0.0, wall,
+                                    note=f"{wall:.1f} s: a small adapt run, {cfg.epochs} epochs"))
+        measured += [Measurement(f"latency, {what}: {phase}", 0.0, 0.0, seconds,
+                                 note=f"{seconds:.1f} s, {seconds / wall:.0%} of the wall")
+                     for phase, seconds in phases.items()]
+    return measured
+
+
 def bench(cfg: BenchConfig) -> list[dict]:
     import numpy as np
 
@@ -333,6 +363,11 @@ def bench(cfg: BenchConfig) -> list[dict]:
                 if dann is not None:
                     m.note += f"; {m.images_per_s / dann.images_per_s:.2f}x dann's images/s"
             add(*steps)
+        if "latency" in parts:  # last: its runs start and stop Ray as a user's would
+            if connected:
+                ray.shutdown()
+                connected = False
+            add(*latency(cfg, scratch, run))
         if connected:
             ray.shutdown()
 

@@ -258,7 +258,7 @@ def config_from_dict(cls, data: dict):
     return cls(**kwargs)
 
 
-BENCH_PARTS = ("forward", "classic", "fastpath", "full", "adapt")
+BENCH_PARTS = ("forward", "classic", "fastpath", "full", "adapt", "latency")
 
 
 def _check_bench_parts(text: str) -> None:
@@ -283,7 +283,9 @@ class BenchConfig:
     bf16: bool = option(True, "Also measure mixed_bfloat16 where the CPU supports it.")
     only: str | None = option(
         None, "Measure only these, comma-separated: forward, classic, fastpath (implies "
-              "classic), full, adapt. The fp32 peak is always measured.", check=_check_bench_parts)
+              "classic), full, adapt, latency (a small adapt run twice, extracting then "
+              "reading its features: its wall time by phase). The fp32 peak is always "
+              "measured.", check=_check_bench_parts)
     methods: str | None = option(
         None, "The adaptation methods whose step `adapt` measures, comma-separated; default: "
               "every registered one.", check=lambda text: [_check_method(m.strip())

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 from lib.config import FinetuneConfig
 from lib.console import EpochFollower, epoch_summary
 from lib.data.classes import check_same_classes, parse_class_list
 from lib.data.images import plan_images
 from lib.data.uri import parse_uri
 from lib.models import parse_trainable, weights_identity
+from lib.phases import Phases
 from lib.train.inputs import load_for_workers, plan_feature_cache
 from lib.train.launch import (
     check_enough_rows,
@@ -26,6 +29,7 @@ JOB = "finetune"
 
 def finetune(config: FinetuneConfig) -> dict:
     """Train, write the run's Parquet tables, and return the last epoch's evaluation."""
+    phases = Phases()
     config = resolve_run(config, JOB)
     sel, model_cfg, optim = config.data, config.model, config.optim
     # Preflight: everything that can be wrong with the input fails here, before Ray starts.
@@ -43,14 +47,16 @@ def finetune(config: FinetuneConfig) -> dict:
         else None
     for images in (source, val) if val is not None else (source,):
         images.preflight()  # decodes folder images: the slow check goes last
+    phases.add("preflight (listing, decoding, checks)", time.perf_counter() - phases.started)
 
     scaling = config.scaling
     identity = identify(config, JOB, "finetune", reads_target_labels=False)
     header = [f"finetune {run}: {source.num_rows:,} training images, trainable "
               f"{model_cfg.trainable}, {optim.epochs} epochs"
               + (f"; val {val.num_rows:,}" if val is not None else "")]
-    with driving(config, identity, header) as (console, store, log):
-        train_data, val_data, shape, feature_shape = training_data(config, source, val)
+    with driving(config, identity, header, phases) as (console, store, log):
+        with phases.timed("data for the workers (feature cache or images)"):
+            train_data, val_data, shape, feature_shape = training_data(config, source, val)
         plan = TrainPlan(
             config=config,
             model=ModelPlan(model_cfg.weights, tuple(shape), sel.image_size, model_cfg.feature_layer,
@@ -66,7 +72,7 @@ def finetune(config: FinetuneConfig) -> dict:
                            evaluates=bool(plan.eval_splits), log_path=log,
                            steps=lambda: read_progress(storage, run)):
             fit(train_worker, {"plan": plan}, datasets, ["source"], scaling, run, storage,
-                config.failure)
+                config.failure, phases)
     evals = store.read("evals").to_pylist()
     last = max(evals, key=lambda r: r["epoch"]) if evals else None
     if last:

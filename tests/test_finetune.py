@@ -16,6 +16,7 @@ from lib.config import (
 )
 from lib.finetune import finetune
 from lib.metrics.store import MetricsStore
+from lib.phases import RAY_TRAIN
 from lib.train.checkpoint import latest_in_run, named_weights
 from tests.drivers import start, train_workers, wait_for_file
 
@@ -56,6 +57,10 @@ def test_fast_path_matches_slow_path_then_stage_two_starts_from_it(cifar_jpeg, t
         (record,) = store.read("runs").to_pylist()
         assert record["status"] == "completed" and record["epochs_done"] == 3
         assert record["job"] == "finetune" and record["workers"] == 1
+        phases = dict(record["phases"])  # lib/phases.py: rank 0's phases folded in
+        assert {"training steps", "evaluation", RAY_TRAIN} <= set(phases)
+        assert phases["training steps"] == pytest.approx(sum(
+            store.read("epochs").column("epoch_seconds").to_pylist()))
     # The cache was filled once per dataset and reused by nothing else here.
     assert len(list((tmp_path / "feature-cache").iterdir())) == 2
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 from lib.adapt.data import plan_inputs, worker_datasets
@@ -13,6 +14,7 @@ from lib.config import AdaptConfig
 from lib.console import EpochFollower, epoch_summary
 from lib.errors import UsageError
 from lib.models import parse_trainable, weights_identity
+from lib.phases import Phases
 from lib.train.inputs import plan_feature_cache
 from lib.train.launch import (
     check_enough_rows,
@@ -31,6 +33,7 @@ JOB = "adapt"
 def adapt(config: AdaptConfig) -> dict:
     """Train, write the run's Parquet tables (selection included); return the selection
     rows by criterion."""
+    phases = Phases()
     if config.target is None and not config.run.resume:
         raise UsageError("Missing option '--target' (required unless --resume)")
     config = resolve_run(config, JOB)
@@ -52,6 +55,7 @@ def adapt(config: AdaptConfig) -> dict:
         else None
     for images in inputs.all():
         images.preflight()  # decodes folder images: the slow check goes last
+    phases.add("preflight (listing, decoding, checks)", time.perf_counter() - phases.started)
 
     identity = identify(config, JOB, method.name, method.reads_target_labels)
     shift = f" ({config.target_shift})" if config.target_shift else ""
@@ -59,11 +63,12 @@ def adapt(config: AdaptConfig) -> dict:
               f"{inputs.target.num_rows:,} target images{shift}, {optim.epochs} epochs; "
               + ", ".join(f"{name} {images.num_rows:,}" for name, images
                           in inputs.evaluated().items())]
-    with driving(config, identity, header) as (console, store, log):
-        cache = plan_feature_cache(backbone, sel.image_size, optim.precision, storage,
-                                   scaling.workers)
-        datasets, shape, feature_shape = worker_datasets(config, inputs,
-                                                         method.reads_target_labels, cache)
+    with driving(config, identity, header, phases) as (console, store, log):
+        with phases.timed("data for the workers (feature cache or images)"):
+            cache = plan_feature_cache(backbone, sel.image_size, optim.precision, storage,
+                                       scaling.workers)
+            datasets, shape, feature_shape = worker_datasets(config, inputs,
+                                                             method.reads_target_labels, cache)
         rows_per_worker = min(inputs.source.num_rows, inputs.target.num_rows) // scaling.workers
         plan = AdaptPlan(
             config=config,
@@ -83,9 +88,11 @@ def adapt(config: AdaptConfig) -> dict:
                            evaluates=bool(plan.eval_splits), log_path=log,
                            steps=lambda: read_progress(storage, run)):
             fit(adapt_worker, {"plan": plan}, datasets, ["source", "target"], scaling, run,
-                storage, config.failure)
-        picks = select_epochs(store.read("epochs").to_pylist(), store.read("evals").to_pylist())
-        store.write("selection", [identity.row() | pick for pick in picks])
+                storage, config.failure, phases)
+        with phases.timed("epoch selection"):
+            picks = select_epochs(store.read("epochs").to_pylist(),
+                                  store.read("evals").to_pylist())
+            store.write("selection", [identity.row() | pick for pick in picks])
     print(summary(run, method, picks))
     return {pick["criterion"]: pick for pick in picks}
 

@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from lib.adapt.networks import NetworkPlan
+from lib.phases import Phases, write_worker_phases
 from lib.train.divergence import Diverged, stops_on_divergence
 from lib.train.loop import RunIdentity
 from lib.train.progress import StepProgress
@@ -49,6 +50,7 @@ def epoch_totals(strategy, local: dict, local_replicas: int) -> dict[str, tuple[
 
 @stops_on_divergence
 def adapt_worker(config: dict) -> None:
+    entered = time.perf_counter()  # imports included: TensorFlow's is part of the set-up
     import keras
     import ray.train
     import tensorflow as tf
@@ -101,14 +103,19 @@ def adapt_worker(config: dict) -> None:
     store = judge = None
     steps_done = StepProgress(plan.identity.storage, plan.identity.run,
                               plan.live_progress and rank == 0)
+    phases = Phases()
     if rank == 0:
         store = MetricsStore(plan.identity.storage, plan.identity.run)
         judge = EpochJudge(nets, {name: ray.train.get_dataset_shard(name)
                                   for name in (*SAMPLE_SPLITS, *(n for n, _ in plan.eval_splits))},
                            plan.class_names, in_memory=cached,
                            embedding_samples=cfg.adapt.embedding_samples)
-        if start_epoch == 0:  # the backbone's own domain gap: what adaptation starts from
+    phases.add("worker set-up (TensorFlow, networks, data into memory)",
+               time.perf_counter() - entered)
+    if rank == 0 and start_epoch == 0:  # the backbone's own domain gap: where it starts from
+        with phases.timed("evaluation and selection scores"):
             distance, embeddings = judge.start()
+        with phases.timed("metrics and checkpoint writes"):
             store.write("domain_distance", [row_id | distance], epoch=-1)
             if embeddings:
                 store.write("embeddings", [row_id | r for r in embeddings], epoch=-1)
@@ -151,21 +158,27 @@ def adapt_worker(config: dict) -> None:
                 f"{plan.steps_per_epoch} ({', '.join(bad)}); lower --learning-rate or the "
                 f"method's weights (--method-opt)")
         seconds = time.perf_counter() - started
+        phases.add("training steps", seconds)
         metrics = {
             "epoch": epoch, "loss": means.pop("loss"), "accuracy": means.pop("accuracy"),
             "images_per_s": images / seconds, "epoch_seconds": seconds,
             "learning_rate": float(optimizer.learning_rate.numpy()),
         }
         if rank == 0:
-            verdict = judge.judge(epoch)
-            store.write("epochs", [row_id | metrics | {"terms": means} | verdict.criteria],
-                        epoch=epoch)
-            store.write("evals", [row_id | r for r in verdict.evals(plan.eval_splits)],
-                        epoch=epoch)
-            store.write("domain_distance", [row_id | verdict.distance], epoch=epoch)
-            if verdict.embeddings:
-                store.write("embeddings", [row_id | r for r in verdict.embeddings], epoch=epoch)
-            with checkpoint.saved(nets.whole, optimizer, epoch) as saved:
-                ray.train.report(metrics | means | verdict.criteria, checkpoint=saved)
+            with phases.timed("evaluation and selection scores"):
+                verdict = judge.judge(epoch)
+            with phases.timed("metrics and checkpoint writes"):
+                store.write("epochs", [row_id | metrics | {"terms": means} | verdict.criteria],
+                            epoch=epoch)
+                store.write("evals", [row_id | r for r in verdict.evals(plan.eval_splits)],
+                            epoch=epoch)
+                store.write("domain_distance", [row_id | verdict.distance], epoch=epoch)
+                if verdict.embeddings:
+                    store.write("embeddings", [row_id | r for r in verdict.embeddings],
+                                epoch=epoch)
+                with checkpoint.saved(nets.whole, optimizer, epoch) as saved:
+                    ray.train.report(metrics | means | verdict.criteria, checkpoint=saved)
         else:
             ray.train.report(metrics | means, checkpoint=None)
+    if rank == 0:
+        write_worker_phases(plan.identity.storage, plan.identity.run, phases.seconds)

@@ -49,6 +49,7 @@ class RunRecord:
     identity: dict          # run, job, method, config_hash, workers, replicas
     config: dict
     resources: dict = field(default_factory=dict)
+    phases: dict = field(default_factory=dict)  # lib/phases.Phases.seconds, filled as it runs
     started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     _clock: float = field(default_factory=time.perf_counter)
 
@@ -61,4 +62,5 @@ class RunRecord:
             "epochs_done": epochs_done, "config_json": json.dumps(self.config, sort_keys=True),
             "versions_json": json.dumps(_versions(), sort_keys=True),
             "git_commit": _git_commit(), "resources_json": json.dumps(self.resources),
+            "phases": dict(self.phases) if done else None,
         }])

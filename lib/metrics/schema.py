@@ -65,6 +65,7 @@ RUNS = _schema("runs", [
     ("versions_json", pa.string()),   # python, tensorflow, keras, ray, raydapt
     ("git_commit", pa.string()),
     ("resources_json", pa.string()),  # the Ray cluster's resources when the run started
+    ("phases", pa.map_(pa.string(), pa.float64())),  # seconds per phase (lib/phases.py)
 ])
 
 # Proxy A-distance between source and target training samples, per representation.

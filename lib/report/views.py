@@ -113,6 +113,19 @@ def _flatten(config: dict, prefix: str = "") -> list[tuple[str, str]]:
     return out
 
 
+def phase_table(phases: dict[str, float], wall: float | None) -> TextTable:
+    """Where the run's wall time went (lib/phases.py), the rest of the driver's last."""
+    rows = list(phases.items())
+    if wall:
+        rows.append(("other (driver: config, log, run record)",
+                     max(wall - sum(phases.values()), 0.0)))
+    total = wall or sum(phases.values())
+    return TextTable("Time", ["phase", "seconds", "share"],
+                     [[name, f"{seconds:.1f}", f"{seconds / total:.0%}" if total else "-"]
+                      for name, seconds in rows],
+                     f"wall {duration(wall)}; rank 0's phases inside Ray Train's fit")
+
+
 def run_detail(run: RunTables, rule: str) -> list[TextTable]:
     record = run.record or {}
     pick = run.picked(rule) or {}
@@ -126,6 +139,8 @@ def run_detail(run: RunTables, rule: str) -> list[TextTable]:
              ("git commit", str(record.get("git_commit"))),
              ("reported epoch", f"{picked} ({pick.get('rule')})")]
     tables = [TextTable(f"Run {run.name}", ["", ""], [list(p) for p in about])]
+    if record.get("phases"):
+        tables.append(phase_table(dict(record["phases"]), record.get("wall_seconds")))
 
     rows, columns = epoch_rows(run)
     show = {"loss": number, "snd": number, "dev": number, "a_distance": number,

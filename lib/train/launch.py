@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import sys
+import time
 from dataclasses import asdict, replace
 
 from lib.errors import DataError, NoInputError, OutputError, RaydaptError
@@ -163,11 +164,12 @@ def _stop_on_sigterm(seen: list):
 
 
 @contextlib.contextmanager
-def driving(config, identity, header: list[str]):
+def driving(config, identity, header: list[str], phases):
     """A run from the driver's side, after its preflight: the config saved, a clean
     console (Ray's and TensorFlow's output in the run's log file: lib/console.py) opened
     with `header`, Ray connected, the workers' resources checked (lib/train/capacity.py:
-    refused: the run leaves no trace), and the run record around the block. Yields (console,
+    refused: the run leaves no trace), and the run record around the block, with `phases`
+    (lib/phases.py) in it. Yields (console,
     store, log path)."""
     from lib.console import captured
     from lib.metrics.runs import RunRecord
@@ -178,7 +180,9 @@ def driving(config, identity, header: list[str]):
     storage, run, scaling = config.run.storage, config.run.run_name, config.scaling
     save_config(storage, run, config)
     store = MetricsStore(storage, run)
-    record = RunRecord(store, identity.row(), asdict(config))  # wall time starts here
+    # The wall clock started with the job (preflight included), as its phases did.
+    record = RunRecord(store, identity.row(), asdict(config), phases=phases.seconds,
+                       _clock=phases.started)
     try:
         with captured(f"{storage}/{run}/logs", config.run.verbose) as (console, log):
             for text in header:
@@ -191,11 +195,13 @@ def driving(config, identity, header: list[str]):
             crowded = oversubscribed(scaling, os.cpu_count() or 1) if local else None
             if crowded:
                 console.warning(crowded)
-            connected = init_ray(config.run.address,
-                                 local_cpus=scaling.workers * scaling.cpus_per_worker + 1)
+            with phases.timed("Ray start or connect"):
+                connected = init_ray(config.run.address,
+                                     local_cpus=scaling.workers * scaling.cpus_per_worker + 1)
             stopped = False
             try:
-                check_capacity(scaling, config.failure.resource_wait_s)
+                with phases.timed("Ray start or connect"):
+                    check_capacity(scaling, config.failure.resource_wait_s)
                 with recorded(record, store):
                     yield console, store, log
             except RunStopped:
@@ -256,7 +262,7 @@ def with_cpus(scaling):
 
 
 def fit(worker_fn, loop_config: dict, datasets: dict, split: list[str], scaling, run_name: str,
-        storage: str, failure=None):
+        storage: str, failure=None, phases=None):
     """Run a worker loop under Ray Train (lib/train/backend.py); a run with the same
     (storage, name) resumes from its latest checkpoint (Ray Train V2's restoration).
     Without `failure` (benchmarks) Ray Train's defaults apply: no retries, no checkpoints
@@ -264,6 +270,7 @@ def fit(worker_fn, loop_config: dict, datasets: dict, split: list[str], scaling,
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 
     from lib.data.feed import train_data_config
+    from lib.phases import take_worker_phases
     from lib.train.backend import tensorflow_trainer
     from lib.train.divergence import take_reason
 
@@ -293,6 +300,7 @@ def fit(worker_fn, loop_config: dict, datasets: dict, split: list[str], scaling,
             worker_runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2"}},
         ),
     )
+    started = time.perf_counter()
     try:
         result = trainer.fit()
     except Exception as e:  # Ray wraps the worker's error: the CLI prints this one line
@@ -301,6 +309,8 @@ def fit(worker_fn, loop_config: dict, datasets: dict, split: list[str], scaling,
             # Not worth a retry, and the user's to fix: say it is the storage.
             raise OutputError(f"--storage {storage}: {os_reason(cause)}{where}") from e
         raise TrainingFailed(f"training failed: {root_cause(e)}"[:2000]) from e
+    if phases is not None:
+        phases.fold_in_workers(time.perf_counter() - started, take_worker_phases(storage, run_name))
     reason = take_reason(storage, run_name)  # lib/train/divergence.py: not retried
     if reason is not None:
         raise TrainingFailed(f"training failed: {reason}"[:2000])

@@ -12,6 +12,7 @@ import math
 import time
 from dataclasses import dataclass
 
+from lib.phases import Phases, write_worker_phases
 from lib.train.divergence import Diverged, stops_on_divergence
 from lib.train.progress import StepProgress
 
@@ -107,6 +108,7 @@ def start_worker(config):
 
 @stops_on_divergence
 def train_worker(config: dict) -> None:
+    entered = time.perf_counter()  # imports included: TensorFlow's is part of the set-up
     import keras
     import ray.train
     import tensorflow as tf
@@ -151,6 +153,9 @@ def train_worker(config: dict) -> None:
     row_id = plan.identity.row()
     steps_done = StepProgress(plan.identity.storage, plan.identity.run,
                               plan.live_progress and rank == 0)
+    phases = Phases()
+    phases.add("worker set-up (TensorFlow, model, data into memory)",
+               time.perf_counter() - entered)
 
     for epoch in range(start_epoch, optim.epochs):
         started = time.perf_counter()
@@ -174,20 +179,26 @@ def train_worker(config: dict) -> None:
         if not math.isfinite(loss_sum):  # checked after the sum, so every worker stops
             raise Diverged(f"training loss is {loss_sum} in epoch {epoch}")
         seconds = time.perf_counter() - started
+        phases.add("training steps", seconds)
         metrics = {"epoch": epoch, "loss": loss_sum / seen, "accuracy": correct / seen,
                    "images_per_s": seen / seconds, "epoch_seconds": seconds}
         if rank == 0:
-            store.write("epochs", [row_id | metrics | {"learning_rate": optim.learning_rate}],
-                        epoch=epoch)
+            epoch_row = row_id | metrics | {"learning_rate": optim.learning_rate}
             evals = []
-            for name, dataset in plan.eval_splits:
-                result = evaluate(predict, eval_batches(name), len(plan.class_names))
-                evals.append(row_id | result | {"epoch": epoch, "split": name, "dataset": dataset,
-                                                "class_names": list(plan.class_names)})
-                metrics[f"{name}_accuracy"] = result["accuracy"]
-            if evals:
-                store.write("evals", evals, epoch=epoch)
-            with checkpoint.saved(model, optimizer, epoch) as saved:
-                ray.train.report(metrics, checkpoint=saved)
+            with phases.timed("evaluation"):
+                for name, dataset in plan.eval_splits:
+                    result = evaluate(predict, eval_batches(name), len(plan.class_names))
+                    evals.append(row_id | result | {"epoch": epoch, "split": name,
+                                                    "dataset": dataset,
+                                                    "class_names": list(plan.class_names)})
+                    metrics[f"{name}_accuracy"] = result["accuracy"]
+            with phases.timed("metrics and checkpoint writes"):
+                store.write("epochs", [epoch_row], epoch=epoch)
+                if evals:
+                    store.write("evals", evals, epoch=epoch)
+                with checkpoint.saved(model, optimizer, epoch) as saved:
+                    ray.train.report(metrics, checkpoint=saved)
         else:
             ray.train.report(metrics, checkpoint=None)
+    if rank == 0:
+        write_worker_phases(plan.identity.storage, plan.identity.run, phases.seconds)

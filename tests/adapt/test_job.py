@@ -16,6 +16,7 @@ from lib.config import (
     ScalingOptions,
 )
 from lib.metrics.store import MetricsStore
+from lib.phases import RAY_TRAIN
 from tests.conftest import REPO
 
 CRITERIA = ["last", "source_val", "dev", "snd", "oracle_target_test"]
@@ -77,6 +78,18 @@ def test_dann_with_two_workers_training_part_of_the_backbone(cifar_jpeg, tmp_pat
     selection = store.read("selection").to_pylist()
     assert [s["criterion"] for s in selection] == CRITERIA == list(picks)
     assert all(s["epoch"] in (0, 1) for s in selection)
+    # Where the wall time went: the driver's phases, and rank 0's inside Ray Train's fit.
+    phases = dict(record["phases"])
+    assert list(phases) == [
+        "preflight (listing, decoding, checks)", "Ray start or connect",
+        "data for the workers (feature cache or images)",
+        "worker set-up (TensorFlow, networks, data into memory)",
+        "evaluation and selection scores", "metrics and checkpoint writes", "training steps",
+        RAY_TRAIN, "epoch selection"]
+    assert phases["training steps"] == pytest.approx(sum(e["epoch_seconds"] for e in epochs))
+    assert all(v >= 0 for v in phases.values())
+    assert sum(phases.values()) <= record["wall_seconds"] + 1e-6
+    assert not (tmp_path / "dann2" / "logs" / "worker-phases.json").exists()  # folded in
 
 
 @pytest.mark.slow
