@@ -197,7 +197,7 @@ class EpochFollower:
             return
         try:
             at = self.steps()
-        except (OSError, ValueError):  # a file being replaced: the next poll reads it
+        except OSError:  # a storage hiccup: the next poll reads it again
             return
         if not at or at["epoch"] + 1 <= len(self.seen) or not at["steps"]:
             return  # none yet, or an epoch whose line is out

@@ -10,10 +10,9 @@ what Ray Train's fit took beyond them is Ray Train's own (placement, data split,
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 
-from lib.data.layout import filesystem_for
+from lib.data.layout import filesystem_for, read_json_if_any, write_json
 
 WORKER_FILE = "worker-phases.json"
 RAY_TRAIN = "Ray Train (worker start, data split, reports)"
@@ -46,19 +45,15 @@ class Phases:
 
 def write_worker_phases(storage: str, run: str, seconds: dict[str, float]) -> None:
     fs, root = filesystem_for(storage)
-    with fs.open_output_stream(f"{root}/{run}/logs/{WORKER_FILE}") as f:
-        f.write(json.dumps(seconds).encode())
+    write_json(fs, f"{root}/{run}/logs/{WORKER_FILE}", seconds)
 
 
 def take_worker_phases(storage: str, run: str) -> dict[str, float]:
     """Rank 0's phases of the attempt that finished (none if it did not get that far)."""
-    import pyarrow.fs as pafs
-
     fs, root = filesystem_for(storage)
     path = f"{root}/{run}/logs/{WORKER_FILE}"
-    if fs.get_file_info(path).type != pafs.FileType.File:
+    seconds = read_json_if_any(fs, path)
+    if seconds is None:
         return {}
-    with fs.open_input_stream(path) as f:
-        seconds = json.loads(f.read())
     fs.delete_file(path)
     return seconds

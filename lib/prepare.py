@@ -58,31 +58,40 @@ def prepare(config: PrepareConfig) -> dict:
         started = time.perf_counter()
         connected = init_ray()
         try:
-            ds, shape = plan.load()
-            ds = ds.materialize()
-            manifest = {
-                "schema_version": SCHEMA_VERSION,
-                "source": config.source,
-                "target_shift": config.target_shift,
-                "seed": sel.seed,
-                "limit_per_class": sel.limit_per_class,
-                "class_names": list(plan.class_names),
-                "counts_per_class": plan.counts,
-                "num_rows": plan.num_rows,
-                "image_shape": list(shape),
-                "content_checksum": content_checksum(ds),
-                "inputs_key": plan.key,
-                "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            }
-            staging = f"{root}/.staging-{uuid.uuid4().hex[:8]}"
-            num_files = max(1, -(-plan.num_rows // config.rows_per_file))
-            ds.repartition(num_files).write_parquet(staging, filesystem=fs)
-            commit_dataset(fs, root, staging, manifest)
+            manifest, num_files = _write(plan, config, fs, root)
         finally:
             if connected:
                 import ray
 
                 ray.shutdown()
+        shape = manifest["image_shape"]
         console.line(f"wrote {plan.num_rows:,} rows of {shape[0]}x{shape[1]}x{shape[2]} images "
                      f"in {num_files} file(s) in {duration(time.perf_counter() - started)}")
     return manifest
+
+
+def _write(plan, config: PrepareConfig, fs, root: str) -> tuple[dict, int]:
+    """Load through Ray Data, write the Parquet files staged, then commit the manifest.
+    (manifest, number of files)."""
+    sel = config.data
+    ds, shape = plan.load()
+    ds = ds.materialize()
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "source": config.source,
+        "target_shift": config.target_shift,
+        "seed": sel.seed,
+        "limit_per_class": sel.limit_per_class,
+        "class_names": list(plan.class_names),
+        "counts_per_class": plan.counts,
+        "num_rows": plan.num_rows,
+        "image_shape": list(shape),
+        "content_checksum": content_checksum(ds),
+        "inputs_key": plan.key,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    staging = f"{root}/.staging-{uuid.uuid4().hex[:8]}"
+    num_files = max(1, -(-plan.num_rows // config.rows_per_file))
+    ds.repartition(num_files).write_parquet(staging, filesystem=fs)
+    commit_dataset(fs, root, staging, manifest)
+    return manifest, num_files

@@ -46,6 +46,21 @@ def read_json(fs: pafs.FileSystem, path: str, required: tuple[str, ...] = ()) ->
     return data
 
 
+def read_json_if_any(fs: pafs.FileSystem, path: str) -> dict | None:
+    """read_json, or None when there is no such file."""
+    if fs.get_file_info(path).type != pafs.FileType.File:
+        return None
+    return read_json(fs, path)
+
+
+def write_json(fs: pafs.FileSystem, path: str, data: dict) -> None:
+    """Under a temp name, then renamed: a reader sees the old file or the new one."""
+    tmp = f"{path}.tmp"
+    with fs.open_output_stream(tmp) as f:
+        f.write(json.dumps(data).encode())
+    fs.move(tmp, path)
+
+
 def list_parquet_files(fs: pafs.FileSystem, root: str) -> list[str]:
     """Data files under root/data; names starting with '.' or '_' are temp files, ignored."""
     selector = pafs.FileSelector(f"{root}/{DATA_DIR}", allow_not_found=True)

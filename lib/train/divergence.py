@@ -10,11 +10,8 @@ The driver turns that file into the run's failure (lib/train/launch.fit).
 from __future__ import annotations
 
 import functools
-import json
 
-import pyarrow.fs as pafs
-
-from lib.data.layout import filesystem_for
+from lib.data.layout import filesystem_for, read_json_if_any, write_json
 
 FILE = "diverged.json"
 
@@ -35,8 +32,7 @@ def stops_on_divergence(worker):
             if ray.train.get_context().get_world_rank() == 0:
                 identity = config["plan"].identity
                 fs, root = filesystem_for(identity.storage)
-                with fs.open_output_stream(f"{root}/{identity.run}/{FILE}") as f:
-                    f.write(json.dumps({"reason": str(e)}).encode())
+                write_json(fs, f"{root}/{identity.run}/{FILE}", {"reason": str(e)})
 
     return run
 
@@ -45,10 +41,8 @@ def take_reason(storage: str, run: str) -> str | None:
     """The reason a run's workers stopped on, if they did; the file is removed, so a
     --resume with a lower rate starts clean."""
     fs, root = filesystem_for(storage)
-    path = f"{root}/{run}/{FILE}"
-    if fs.get_file_info(path).type != pafs.FileType.File:
+    found = read_json_if_any(fs, f"{root}/{run}/{FILE}")
+    if found is None:
         return None
-    with fs.open_input_stream(path) as f:
-        reason = json.loads(f.read())["reason"]
-    fs.delete_file(path)
-    return reason
+    fs.delete_file(f"{root}/{run}/{FILE}")
+    return found["reason"]

@@ -7,10 +7,9 @@ driver never reads half of it.
 
 from __future__ import annotations
 
-import json
 import time
 
-from lib.data.layout import filesystem_for
+from lib.data.layout import filesystem_for, read_json_if_any, write_json
 
 FILE = "progress.json"
 
@@ -25,24 +24,17 @@ class StepProgress:
 
     def update(self, epoch: int, step: int, steps: int) -> None:
         """`step` of `steps` done in `epoch`; the last step of an epoch is always written."""
+        if not self.enabled:  # every step calls this: nothing more when no bar is shown
+            return
         now = self.clock()
-        if not self.enabled or (now - self.last < self.every_s and step < steps):
+        if now - self.last < self.every_s and step < steps:
             return
         if self.last == float("-inf"):
             self.fs.create_dir(self.path.rsplit("/", 1)[0], recursive=True)
         self.last = now
-        tmp = f"{self.path}.tmp"
-        with self.fs.open_output_stream(tmp) as f:
-            f.write(json.dumps({"epoch": epoch, "step": step, "steps": steps}).encode())
-        self.fs.move(tmp, self.path)
+        write_json(self.fs, self.path, {"epoch": epoch, "step": step, "steps": steps})
 
 
 def read_progress(storage: str, run: str) -> dict | None:
-    import pyarrow.fs as pafs
-
     fs, root = filesystem_for(storage)
-    path = f"{root}/{run}/logs/{FILE}"
-    if fs.get_file_info(path).type != pafs.FileType.File:
-        return None
-    with fs.open_input_stream(path) as f:
-        return json.loads(f.read())
+    return read_json_if_any(fs, f"{root}/{run}/logs/{FILE}")
