@@ -56,22 +56,23 @@ def finetune(config: FinetuneConfig) -> dict:
               + (f"; val {val.num_rows:,}" if val is not None else "")]
     with driving(config, identity, header, phases) as (console, store, log):
         with phases.timed("data for the workers (feature cache or images)"):
-            train_data, val_data, shape, feature_shape = training_data(config, source, val)
+            worker_inputs, shape, feature_shape = training_data(config, source, val)
         plan = TrainPlan(
             config=config,
             model=ModelPlan(model_cfg.weights, tuple(shape), sel.image_size, model_cfg.feature_layer,
                             top_blocks, len(source.class_names), feature_shape, init_from),
             identity=identity, class_names=source.class_names,
-            eval_splits=(("val", config.val),) if val_data is not None else (),
+            eval_splits=(("val", config.val),) if val is not None else (),
             steps_per_epoch=source.num_rows // scaling.workers
             // (optim.batch_size * local_replicas(scaling)),
             live_progress=console.live,
+            features=worker_inputs if feature_shape is not None else {},
         )
-        datasets = {"source": train_data} | ({"val": val_data} if val_data is not None else {})
         with EpochFollower(console, store, optim.epochs, epoch_summary,
                            evaluates=bool(plan.eval_splits), log_path=log,
                            steps=lambda: read_progress(storage, run)):
-            fit(train_worker, {"plan": plan}, datasets, ["source"], scaling, run, storage,
+            fit(train_worker, {"plan": plan}, {} if plan.features else worker_inputs, ["source"],
+                scaling, run, storage,
                 config.failure, phases)
     evals = store.read("evals").to_pylist()
     last = max(evals, key=lambda r: r["epoch"]) if evals else None
@@ -81,13 +82,12 @@ def finetune(config: FinetuneConfig) -> dict:
 
 
 def training_data(config: FinetuneConfig, source, val):
-    """Ray Datasets the workers read: the frozen blocks' cached outputs, or preprocessed
-    images with --no-feature-cache, --trainable all or --augment (a cached output is of the
-    unaugmented image). (train, val or None, image shape, feature shape or None)."""
+    """What the workers read, as `source` and `val`: the frozen blocks' cached outputs'
+    files (lib/train/features.FeatureFiles), or Ray Datasets of preprocessed images with
+    --no-feature-cache, --trainable all or --augment (a cached output is of the
+    unaugmented image). (them by name, image shape, feature shape or None)."""
     cache = None if config.optim.augment else plan_feature_cache(
         config.model, config.data.image_size, config.optim.precision, config.run.storage,
         config.scaling.workers)
-    plans = {"train": source} | ({"val": val} if val is not None else {})
-    loaded, shape, feature_shape = load_for_workers(plans, cache=cache,
-                                                    shuffle_seed=config.data.seed)
-    return loaded["train"], loaded.get("val"), shape, feature_shape
+    plans = {"source": source} | ({"val": val} if val is not None else {})
+    return load_for_workers(plans, cache=cache, shuffle_seed=config.data.seed)

@@ -2,7 +2,7 @@
 
 Workers get: `source` (labelled) and `target` (unlabelled unless the method reads target
 labels), both split across workers; `source_sample`/`target_sample`, random training
-images rank 0 scores each epoch (selection criteria, proxy A-distance); and the
+rows rank 0 scores each epoch (selection criteria, proxy A-distance); and the
 evaluation splits `source_val` and `target_test`, whole.
 """
 
@@ -66,19 +66,40 @@ def plan_inputs(config) -> AdaptInputs:
     return inputs
 
 
+# The training rows rank 0 scores each epoch: sample -> (domain drawn from, seed offset).
+SAMPLES = {"source_sample": ("source", 0), "target_sample": ("target", 1)}
+
+
 def worker_datasets(config, inputs: AdaptInputs, reads_target_labels: bool,
                     cache: FeatureCache | None):
-    """(datasets for Ray Train, image shape, feature shape or None)."""
+    """(what the workers read by name, image shape, feature shape or None): Ray Datasets
+    of images, the samples included; or with a cache the features' files
+    (lib/train/features.FeatureFiles), from which rank 0 draws the samples itself
+    (judged_splits)."""
     plans = {"source": inputs.source, "target": inputs.target, **inputs.evaluated()}
     loaded, shape, feature_shape = load_for_workers(
         plans, unlabelled=frozenset() if reads_target_labels else frozenset({"target"}),
         cache=cache, shuffle_seed=config.data.seed)
-    samples = config.adapt.selection_samples
-    datasets = {
-        **loaded,
-        "source_sample": loaded["source"].random_shuffle(seed=config.data.seed)
-                                         .limit(samples).materialize(),
-        "target_sample": loaded["target"].random_shuffle(seed=config.data.seed + 1)
-                                         .limit(samples).materialize(),
-    }
-    return datasets, shape, feature_shape
+    if feature_shape is not None:
+        return loaded, shape, feature_shape
+    size, seed = config.adapt.selection_samples, config.data.seed
+    return loaded | {name: loaded[domain].random_shuffle(seed=seed + offset).limit(size)
+                     .materialize() for name, (domain, offset) in SAMPLES.items()}, \
+        shape, feature_shape
+
+
+def judged_splits(plan) -> dict:
+    """On rank 0: what lib/adapt/judge.EpochJudge scores, by name: the samples in memory,
+    and the evaluation splits (in memory too, or Ray Data shards of images)."""
+    import ray.train
+
+    from lib.data.feed import InMemoryShard
+
+    names = [name for name, _ in plan.eval_splits]
+    if plan.features:
+        size, seed = plan.config.adapt.selection_samples, plan.config.data.seed
+        return ({name: plan.features[domain].sample(size, seed + offset)
+                 for name, (domain, offset) in SAMPLES.items()}
+                | {name: plan.features[name].whole() for name in names})
+    return ({name: InMemoryShard.pulled(ray.train.get_dataset_shard(name)) for name in SAMPLES}
+            | {name: ray.train.get_dataset_shard(name) for name in names})

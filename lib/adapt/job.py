@@ -67,8 +67,9 @@ def adapt(config: AdaptConfig) -> dict:
         with phases.timed("data for the workers (feature cache or images)"):
             cache = plan_feature_cache(backbone, sel.image_size, optim.precision, storage,
                                        scaling.workers)
-            datasets, shape, feature_shape = worker_datasets(config, inputs,
-                                                             method.reads_target_labels, cache)
+            worker_inputs, shape, feature_shape = worker_datasets(config, inputs,
+                                                                method.reads_target_labels, cache)
+        cached = feature_shape is not None
         rows_per_worker = min(inputs.source.num_rows, inputs.target.num_rows) // scaling.workers
         plan = AdaptPlan(
             config=config,
@@ -83,12 +84,13 @@ def adapt(config: AdaptConfig) -> dict:
                                                          else ""))
                               for name, images in inputs.evaluated().items()),
             live_progress=console.live,
+            features=worker_inputs if cached else {},
         )
         with EpochFollower(console, store, optim.epochs, epoch_summary,
                            evaluates=bool(plan.eval_splits), log_path=log,
                            steps=lambda: read_progress(storage, run)):
-            fit(adapt_worker, {"plan": plan}, datasets, ["source", "target"], scaling, run,
-                storage, config.failure, phases)
+            fit(adapt_worker, {"plan": plan}, {} if cached else worker_inputs,
+                ["source", "target"], scaling, run, storage, config.failure, phases)
         with phases.timed("epoch selection"):
             picks = select_epochs(store.read("epochs").to_pylist(),
                                   store.read("evals").to_pylist())

@@ -33,16 +33,16 @@ class Verdict:
 
 
 class EpochJudge:
-    """`shards`: the unsplit Ray Train datasets rank 0 reads: source_sample and
-    target_sample (training images, target without labels), and the evaluation splits."""
+    """`splits`: what rank 0 scores, unsplit: source_sample and target_sample (training
+    rows in memory, target without labels), and the evaluation splits (in memory, or Ray
+    Data shards of images)."""
 
-    def __init__(self, nets, shards: dict, class_names, in_memory: bool, embedding_samples: int):
+    def __init__(self, nets, splits: dict, class_names, embedding_samples: int):
         import tensorflow as tf
 
-        self.samples = {name: InMemoryShard(shards.pop(name))
-                        for name in ("source_sample", "target_sample")}
-        self.eval_splits = {name: InMemoryShard(s) if in_memory else s
-                            for name, s in shards.items()}
+        splits = dict(splits)
+        self.samples = {name: splits.pop(name) for name in ("source_sample", "target_sample")}
+        self.eval_splits = splits
         self.class_names = tuple(class_names)
         self.embedding_samples = embedding_samples
 

@@ -12,15 +12,13 @@ import itertools
 import math
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lib.adapt.networks import NetworkPlan
 from lib.phases import Phases, write_worker_phases
 from lib.train.divergence import Diverged, stops_on_divergence
 from lib.train.loop import RunIdentity
 from lib.train.progress import StepProgress
-
-SAMPLE_SPLITS = ("source_sample", "target_sample")
 
 
 @dataclass(frozen=True)
@@ -36,6 +34,9 @@ class AdaptPlan:
     class_names: tuple[str, ...]
     eval_splits: tuple[tuple[str, str], ...]  # (dataset name in Ray Train, what it is)
     live_progress: bool = False     # the driver's console is a terminal: rank 0 reports steps
+    # With cached features: what the workers read themselves, by dataset name (no Ray
+    # Data then: lib/train/features.FeatureFiles).
+    features: dict = field(default_factory=dict)
 
 
 def epoch_totals(strategy, local: dict, local_replicas: int) -> dict[str, tuple[float, float]]:
@@ -55,12 +56,13 @@ def adapt_worker(config: dict) -> None:
     import ray.train
     import tensorflow as tf
 
+    from lib.adapt.data import judged_splits
     from lib.adapt.judge import EpochJudge
     from lib.adapt.methods import get_method
     from lib.adapt.networks import Networks
     from lib.adapt.schedules import annealed_rate
     from lib.adapt.step import make_adapt_step
-    from lib.data.feed import InMemoryShard, epoch_batches
+    from lib.data.feed import epoch_batches
     from lib.metrics.store import MetricsStore
     from lib.train import checkpoint
     from lib.train.loop import epoch_seed, start_worker
@@ -90,9 +92,12 @@ def adapt_worker(config: dict) -> None:
     step = make_adapt_step(strategy, nets, optimizer, method, global_batch)
 
     cached = plan.network.feature_shape is not None
-    shards = {name: ray.train.get_dataset_shard(name) for name in ("source", "target")}
-    if cached:
-        shards = {name: InMemoryShard(shard) for name, shard in shards.items()}
+    if cached:  # each worker reads its part of the cached features itself
+        workers = ray.train.get_context().get_world_size()
+        shards = {name: plan.features[name].shard(rank, workers, cfg.data.seed)
+                  for name in ("source", "target")}
+    else:
+        shards = {name: ray.train.get_dataset_shard(name) for name in ("source", "target")}
 
     def batches(name: str, seed: int):
         if cached:
@@ -106,9 +111,7 @@ def adapt_worker(config: dict) -> None:
     phases = Phases()
     if rank == 0:
         store = MetricsStore(plan.identity.storage, plan.identity.run)
-        judge = EpochJudge(nets, {name: ray.train.get_dataset_shard(name)
-                                  for name in (*SAMPLE_SPLITS, *(n for n, _ in plan.eval_splits))},
-                           plan.class_names, in_memory=cached,
+        judge = EpochJudge(nets, judged_splits(plan), plan.class_names,
                            embedding_samples=cfg.adapt.embedding_samples)
     phases.add("worker set-up (TensorFlow, networks, data into memory)",
                time.perf_counter() - entered)

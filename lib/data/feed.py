@@ -58,15 +58,19 @@ def epoch_batches(shard, batch_size: int, *, shuffle_seed: int | None = None,
 
 
 class InMemoryShard:
-    """A worker's shard pulled out of Ray Data once and replayed from memory each epoch.
-    For small rows (cached features: 2-8 KB each) Ray Data's per-epoch start-up would
-    cost more than the epoch itself. Equal shards keep equal step counts. Keeps the
-    columns it is given (`x`, and `label` only for labelled data)."""
+    """A worker's rows in memory, replayed each epoch: for small rows (cached features:
+    2-8 KB each) Ray Data's per-epoch start-up would cost more than the epoch itself.
+    Holds `x`, and `label` only for labelled data."""
 
-    def __init__(self, shard):
+    def __init__(self, columns: dict[str, np.ndarray]):
+        self.columns = columns
+
+    @classmethod
+    def pulled(cls, shard) -> InMemoryShard:
+        """A Ray Data shard (or Dataset) pulled out once."""
         parts = list(shard.iter_batches(batch_size=4096, batch_format="numpy"))
         keys = [k for k in ("x", "label") if parts and k in parts[0]]
-        self.columns = {k: np.concatenate([p[k] for p in parts]) for k in keys}
+        return cls({k: np.concatenate([p[k] for p in parts]) for k in keys})
 
     def __len__(self) -> int:
         return len(self.columns["x"]) if self.columns else 0

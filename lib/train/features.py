@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
 
 from lib.data.columns import column_to_images, column_to_tensor, tensor_to_column
-from lib.data.feed import caffe_preprocess
+from lib.data.feed import InMemoryShard, caffe_preprocess
 from lib.data.layout import commit_dataset, filesystem_for, list_parquet_files, read_manifest
 from lib.errors import DataError
 from lib.models import feature_shape, weights_identity
@@ -78,12 +79,58 @@ def _tag(batch: pa.Table, key: str) -> pa.Table:
     return batch.append_column(KEY_COLUMN, pa.array([key] * len(batch), pa.string()))
 
 
-def cached_features(datasets: list[Images], cache) -> tuple[list, tuple]:
-    """([Dataset of feature rows per input], feature shape): read from valid cache
-    entries, the missing ones computed now in one pass. `cache` is a
-    lib.train.inputs.FeatureCache: model, precision, storage and the most actors to use."""
-    import ray
+@dataclass(frozen=True)
+class FeatureFiles:
+    """One cached feature set as the workers read it: straight from its Parquet files,
+    each worker its own part. Through Ray Data, each of a run's six feature sets paid
+    4-10 s of pipeline start-up here (read, convert, materialize, split): 32 s of a
+    90-second tiny run, for a few megabytes."""
 
+    storage: str
+    files: tuple[str, ...]
+    shape: tuple[int, ...]
+    with_labels: bool
+
+    def _columns(self) -> dict[str, np.ndarray]:
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        fs, _ = filesystem_for(self.storage)
+        table = pq.read_table(list(self.files), filesystem=fs, columns=FEATURE_COLUMNS)
+        # Sorted by id: extraction writes rows in no fixed order, and a shard must be the
+        # same rows on every read (a restarted worker replays its epoch).
+        table = table.take(pc.sort_indices(table, [("example_id", "ascending")]))
+        return to_feature_batch(table, self.shape, self.with_labels)
+
+    def shard(self, rank: int, workers: int, seed: int) -> InMemoryShard:
+        """This worker's equal part (collectives need equal step counts), rows dealt by a
+        seeded permutation: disjoint across workers, and mixed across classes although
+        sources list them class by class."""
+        columns = self._columns()
+        rows = len(columns["x"])
+        per_worker = rows // workers
+        order = np.random.default_rng(seed).permutation(rows)
+        return _picked(columns, order[rank * per_worker:(rank + 1) * per_worker])
+
+    def sample(self, size: int, seed: int) -> InMemoryShard:
+        """`size` random rows (all, if fewer)."""
+        columns = self._columns()
+        return _picked(columns, np.random.default_rng(seed).permutation(len(columns["x"]))[:size])
+
+    def whole(self) -> InMemoryShard:
+        return InMemoryShard(self._columns())
+
+
+def _picked(columns: dict[str, np.ndarray], rows: np.ndarray) -> InMemoryShard:
+    return InMemoryShard({k: v[rows] for k, v in columns.items()})
+
+
+def cached_features(datasets: list[Images], cache, labelled: list[bool]
+                    ) -> tuple[list[FeatureFiles], tuple]:
+    """([the cached features of each input], feature shape): read from valid cache
+    entries, the missing ones computed now in one pass. `cache` is a
+    lib.train.inputs.FeatureCache: model, precision, storage and the most actors to use.
+    `labelled[i]` says whether input i's labels reach the workers."""
     fs, root = filesystem_for(cache.storage)
     keys = [cache_key(cache.weights, cache.image_size, cache.feature_layer, cache.precision,
                       images.data_key) for images in datasets]
@@ -100,10 +147,11 @@ def cached_features(datasets: list[Images], cache) -> tuple[list, tuple]:
     for native_shape in {tuple(images.shape) for images in missing.values()}:
         _extract({key: images for key, images in missing.items()
                   if tuple(images.shape) == native_shape}, native_shape, cache, fs, root)
-    return ([ray.data.read_parquet(list_parquet_files(fs, f"{root}/feature-cache/{key}"),
-                                   filesystem=fs).select_columns(FEATURE_COLUMNS)
-             for key in keys],
-            feature_shape(cache.image_size, cache.feature_layer))
+    shape = feature_shape(cache.image_size, cache.feature_layer)
+    return ([FeatureFiles(cache.storage,
+                          tuple(list_parquet_files(fs, f"{root}/feature-cache/{key}")),
+                          shape, with_labels)
+             for key, with_labels in zip(keys, labelled)], shape)
 
 
 def _valid_entry(fs, path: str) -> bool:

@@ -35,9 +35,11 @@ def plan_feature_cache(backbone, image_size: int, precision: str, storage: str,
 
 def load_for_workers(plans: dict, *, unlabelled: frozenset = frozenset(),
                      cache: FeatureCache | None, shuffle_seed: int):
-    """({name: Dataset for the workers}, image shape, feature shape or None) from
-    {name: ImagePlan}; the names in `unlabelled` lose their labels. The image shape is the
-    first plan's."""
+    """({name: what the workers read}, image shape, feature shape or None) from
+    {name: ImagePlan}; the names in `unlabelled` lose their labels. What the workers read
+    is a Ray Dataset of preprocessed images, or with a cache the cached features' files
+    (lib/train/features.FeatureFiles), which each worker reads its part of itself. The
+    image shape is the first plan's."""
     loaded = {name: plan.load() for name, plan in plans.items()}  # lazy: nothing decoded yet
     shape = next(iter(loaded.values()))[1]
     if cache is None:
@@ -50,14 +52,10 @@ def load_for_workers(plans: dict, *, unlabelled: frozenset = frozenset(),
         return ({name: model_ready(ds, image_shape, with_labels=name not in unlabelled)
                  .random_shuffle(seed=shuffle_seed).materialize()
                  for name, (ds, image_shape) in loaded.items()}, shape, None)
-    from lib.train.features import Images, cached_features, to_feature_batch
+    from lib.train.features import Images, cached_features
 
     features, feature_shape = cached_features(
         [Images(ds, image_shape, plans[name].identity(), plans[name].num_rows)
-         for name, (ds, image_shape) in loaded.items()], cache)
-    # Materialized: feature rows are small, and every later use (the workers' split, samples,
-    # evaluation) then reads object-store blocks instead of re-running the pipeline.
-    return ({name: ds.map_batches(to_feature_batch, batch_format="pyarrow",
-                                  fn_kwargs={"shape": feature_shape,
-                                             "with_labels": name not in unlabelled})
-             .materialize() for name, ds in zip(loaded, features)}, shape, feature_shape)
+         for name, (ds, image_shape) in loaded.items()], cache,
+        labelled=[name not in unlabelled for name in loaded])
+    return dict(zip(loaded, features)), shape, feature_shape

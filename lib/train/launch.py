@@ -265,6 +265,8 @@ def fit(worker_fn, loop_config: dict, datasets: dict, split: list[str], scaling,
         storage: str, failure=None, phases=None):
     """Run a worker loop under Ray Train (lib/train/backend.py); a run with the same
     (storage, name) resumes from its latest checkpoint (Ray Train V2's restoration).
+    `datasets`: Ray Datasets by name (none when the workers read cached features
+    themselves), those named in `split` split across the workers.
     Without `failure` (benchmarks) Ray Train's defaults apply: no retries, no checkpoints
     kept."""
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
@@ -291,7 +293,7 @@ def fit(worker_fn, loop_config: dict, datasets: dict, split: list[str], scaling,
                                      use_gpu=bool(scaling.gpus_per_worker),
                                      resources_per_worker=resources),
         datasets=datasets,
-        dataset_config=train_data_config(tuple(split)),
+        dataset_config=train_data_config(tuple(name for name in split if name in datasets)),
         run_config=RunConfig(
             name=run_name, storage_path=storage,
             failure_config=FailureConfig(max_failures=failure.max_failures) if failure else None,

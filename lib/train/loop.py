@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lib.phases import Phases, write_worker_phases
 from lib.train.divergence import Diverged, stops_on_divergence
@@ -66,6 +66,9 @@ class TrainPlan:
     eval_splits: tuple[tuple[str, str], ...]  # (dataset name in Ray Train, what it is)
     steps_per_epoch: int = 0        # about: Ray Data's shards may differ by a batch
     live_progress: bool = False     # the driver's console is a terminal: rank 0 reports steps
+    # With cached features: what the workers read themselves, by dataset name (no Ray
+    # Data then: lib/train/features.FeatureFiles).
+    features: dict = field(default_factory=dict)
 
 
 def epoch_seed(seed: int, epoch: int, rank: int) -> int:
@@ -136,17 +139,19 @@ def train_worker(config: dict) -> None:
         checkpoint.take_shared_weights(ray.train.Checkpoint(plan.model.init_from), model)
     train_steps = make_train_steps(strategy, model, optimizer, global_batch, optim.augment)
     predict = make_predict(model)
-    shard = ray.train.get_dataset_shard("source")
     in_memory = {}
-    if plan.model.feature_shape is not None:
-        shard = InMemoryShard(shard)
+    if plan.features:  # each worker reads its part of the cached features itself
+        workers = ray.train.get_context().get_world_size()
+        shard = plan.features["source"].shard(rank, workers, plan.config.data.seed)
+    else:
+        shard = ray.train.get_dataset_shard("source")
 
     def eval_batches(name):
-        if plan.model.feature_shape is None:
+        if not plan.features:
             return ray.train.get_dataset_shard(name).iter_batches(batch_size=256,
                                                                   batch_format="numpy")
         if name not in in_memory:
-            in_memory[name] = InMemoryShard(ray.train.get_dataset_shard(name))
+            in_memory[name] = plan.features[name].whole()
         return in_memory[name].batches(256)
 
     store = MetricsStore(plan.identity.storage, plan.identity.run) if rank == 0 else None

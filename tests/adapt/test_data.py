@@ -2,7 +2,7 @@
 
 import pytest
 
-from lib.adapt.data import plan_inputs, worker_datasets
+from lib.adapt.data import SAMPLES, judged_splits, plan_inputs, worker_datasets
 from lib.config import AdaptConfig, AdaptOptions, DataConfig
 from lib.errors import DataError
 from lib.train.inputs import FeatureCache
@@ -40,15 +40,29 @@ def test_domains_with_different_classes_are_refused(small_folder, tmp_path):
 
 @pytest.mark.parametrize("cached", [False, True], ids=["images", "features"])
 def test_only_the_oracle_gets_target_labels(small_folder, tmp_path, ray_local, cached):
+    """What rank 0 scores (judged_splits) included: the target sample is unlabelled too."""
+    from lib.adapt.loop import AdaptPlan
+
     inputs = plan_inputs(config(small_folder))
     cache = FeatureCache("hed", 32, "block4_pool", "fp32", str(tmp_path), 1) if cached else None
     for reads in (False, True):
-        datasets, shape, feature_shape = worker_datasets(config(small_folder), inputs, reads, cache)
-        columns = {name: set(ds.columns()) for name, ds in datasets.items()}
-        assert ("label" in columns["target"]) == reads
-        assert "label" not in columns["target_sample"] or reads
-        assert "label" in columns["source"] and "label" in columns["target_test"]
-        assert datasets["source_sample"].count() == datasets["target_sample"].count() == 6
+        read, shape, feature_shape = worker_datasets(config(small_folder), inputs, reads, cache)
         assert feature_shape == ((2, 2, 512) if cached else None)
-        rows = datasets["target"].take_all()
-        assert len(rows) == 20 and all(set(r) <= {"x", "example_id", "label"} for r in rows)
+        if cached:
+            columns = {name: set(files.whole().columns) for name, files in read.items()}
+            plan = AdaptPlan(config(small_folder), None, None, None, 0, (),
+                             (("source_val", ""), ("target_test", "")), features=read)
+            judged = judged_splits(plan)
+            columns |= {name: set(judged[name].columns) for name in SAMPLES}
+            sizes = {name: len(judged[name]) for name in SAMPLES}
+            target_rows = len(read["target"].whole())
+        else:
+            columns = {name: set(ds.columns()) for name, ds in read.items()}
+            sizes = {name: read[name].count() for name in SAMPLES}
+            target_rows = read["target"].count()
+        assert ("label" in columns["target"]) == reads
+        assert ("label" in columns["target_sample"]) == reads
+        assert "label" in columns["source"] and "label" in columns["target_test"]
+        assert "label" in columns["source_sample"]
+        assert sizes == {"source_sample": 6, "target_sample": 6}
+        assert target_rows == 20

@@ -5,6 +5,7 @@ import pytest
 
 from lib.adapt.judge import SPLIT_DOMAIN, EpochJudge
 from lib.adapt.selection import soft_neighbourhood_density
+from lib.data.feed import InMemoryShard
 from lib.train.steps import score_logits
 from tests.adapt.methods.common import CLASSES, build, domains
 
@@ -28,10 +29,11 @@ def test_every_split_is_scored_through_its_own_domains_batchnorm():
     # the other domain's BatchNorm scores differently.
     nets.norms["source"].moving_mean.assign(np.full(16, 2.0, np.float32))
     nets.norms["target"].moving_mean.assign(np.full(16, -2.0, np.float32))
-    judge = EpochJudge(nets, {"source_sample": Rows(x=xs, label=ys), "target_sample": Rows(x=xt),
+    judge = EpochJudge(nets, {"source_sample": InMemoryShard({"x": xs, "label": ys}),
+                              "target_sample": InMemoryShard({"x": xt}),
                               "source_val": Rows(x=xs, label=ys),
                               "target_test": Rows(x=xt, label=yt)},
-                       [f"c{i}" for i in range(CLASSES)], in_memory=True, embedding_samples=0)
+                       [f"c{i}" for i in range(CLASSES)], embedding_samples=0)
     verdict = judge.judge(0)
 
     def through(x, y, domain):

@@ -27,8 +27,8 @@ def plan_ids(plan) -> set:
     return {plan.source.example_ids[i] for i in plan.indices}
 
 
-def features(ds) -> np.ndarray:
-    return np.concatenate([b["x"] for b in ds.iter_batches(batch_size=None)])
+def features(files) -> np.ndarray:
+    return files.whole().columns["x"]
 
 
 def test_misses_share_one_pass_but_not_their_entries(small_folder, tmp_path, ray_local):
@@ -56,10 +56,10 @@ def test_misses_share_one_pass_but_not_their_entries(small_folder, tmp_path, ray
     assert cached_ids(found[target_key]) == plan_ids(inputs.target)
     assert len(plan_ids(inputs.source) | plan_ids(inputs.target)) == 40  # disjoint halves
 
-    assert set(both["source"].columns()) == {"x", "label"}
-    assert set(both["target"].columns()) == {"x"}
+    assert set(both["source"].whole().columns) == {"x", "label"}
+    assert set(both["target"].whole().columns) == {"x"}
     first, again = features(alone["source"]), features(both["source"])
-    np.testing.assert_array_equal(np.sort(first, axis=0), np.sort(again, axis=0))
+    np.testing.assert_array_equal(first, again)  # rows in id order, whatever the files' order
     assert first.shape == (20, 2, 2, 512)
     assert features(both["target"]).shape == (20, 2, 2, 512)
 
@@ -83,9 +83,39 @@ def test_a_corrupt_cache_entry_is_extracted_again(small_folder, tmp_path, ray_lo
                        classes=None, seed=0, image_size=32)
     cache = FeatureCache("hed", 32, "block5_pool", "fp32", str(tmp_path), 1)
     first, _, _ = load_for_workers({"train": plan}, cache=cache, shuffle_seed=0)
-    expected = np.sort(features(first["train"]), axis=0)
+    expected = features(first["train"])
     (entry,) = entries(tmp_path).values()
     (entry / "manifest.json").write_text('{"num_rows": 4')  # a crash mid-write, a hand edit
     again, _, _ = load_for_workers({"train": plan}, cache=cache, shuffle_seed=0)
-    np.testing.assert_array_equal(np.sort(features(again["train"]), axis=0), expected)
+    np.testing.assert_array_equal(features(again["train"]), expected)
     assert json.loads((entry / "manifest.json").read_text())["key"] == entry.name
+
+
+def test_workers_read_equal_disjoint_class_mixed_shards_of_the_cache(small_folder, tmp_path,
+                                                                     ray_local):
+    plan = plan_images(parse_uri(f"folder:{small_folder}"), None, limit_per_class=None,
+                       classes=None, seed=0, image_size=32)  # 40 rows, 4 per class, in order
+    cache = FeatureCache("hed", 32, "block5_pool", "fp32", str(tmp_path), 1)
+    loaded, _, _ = load_for_workers({"train": plan}, cache=cache, shuffle_seed=0)
+    files = loaded["train"]
+    whole = files.whole().columns
+    assert np.all(np.diff(whole["label"]) >= 0)  # read in id order: class by class
+    label_of = {x.tobytes(): y for x, y in zip(whole["x"], whole["label"])}
+    assert len(label_of) == 40  # a row's features identify it
+
+    def rows(shard) -> set:
+        return {x.tobytes() for x in shard.columns["x"]}
+
+    shards = [files.shard(rank, 3, seed=5) for rank in range(3)]
+    assert [len(s) for s in shards] == [13, 13, 13]  # 40 // 3 each, one row left out
+    assert sum(len(rows(s)) for s in shards) == len(set.union(*map(rows, shards))) == 39
+    for shard in shards:
+        assert len(set(shard.columns["label"])) >= 5  # dealt across classes, not a run of them
+        assert [label_of[x.tobytes()] for x in shard.columns["x"]] == \
+            list(shard.columns["label"])  # each row keeps its own label
+    again = files.shard(1, 3, seed=5)  # a restarted worker gets the same rows, same order
+    np.testing.assert_array_equal(again.columns["x"], shards[1].columns["x"])
+    assert rows(files.shard(1, 3, seed=6)) != rows(shards[1])
+    sample = files.sample(7, seed=1)
+    assert len(sample) == 7 and rows(sample) <= set(label_of)
+    assert len(files.sample(100, seed=1)) == 40
