@@ -1,7 +1,6 @@
 """The finetune job end to end on small real subsets."""
 
 import os
-import sys
 
 import numpy as np
 import pytest
@@ -18,7 +17,6 @@ from lib.finetune import finetune
 from lib.metrics.store import MetricsStore
 from lib.phases import RAY_TRAIN
 from lib.train.checkpoint import latest_in_run, named_weights
-from tests.drivers import start, train_workers, wait_for_file
 
 
 def small(cifar_jpeg, storage, run, *, feature_cache=True, per_class=10, epochs=3, workers=1,
@@ -87,26 +85,3 @@ def test_fast_path_matches_slow_path_then_stage_two_starts_from_it(cifar_jpeg, t
 def saved_weight(run_dir, name):
     """One weight of the run's latest checkpoint, by its Keras path."""
     return named_weights(latest_in_run(str(run_dir)))[name]
-
-
-@pytest.mark.slow
-def test_killing_a_worker_mid_run_completes_without_duplicate_rows(cifar_jpeg, tmp_path):
-    epochs = 8
-    driver = start(
-        [sys.executable, "-m", "jobs.finetune", "--source", f"folder:{cifar_jpeg}/train",
-         "--val", f"folder:{cifar_jpeg}/test", "--limit-per-class", "50", "--weights", "hed",
-         "--epochs", str(epochs), "--workers", "2", "--max-failures", "2",
-         "--storage", str(tmp_path), "--run-name", "killed"], tmp_path)
-    wait_for_file(tmp_path / "killed" / "metrics" / "epochs-e0001.parquet", driver)
-    victims = train_workers(driver)
-    assert len(victims) == 2
-    victims[1].kill()
-    stderr = driver.wait(900)
-    assert driver.returncode == 0, stderr[-3000:]
-    store = MetricsStore(str(tmp_path), "killed")
-    assert sorted(store.read("epochs").column("epoch").to_pylist()) == list(range(epochs))
-    evals = store.read("evals")
-    assert sorted(evals.column("epoch").to_pylist()) == list(range(epochs))
-    assert set(evals.column("num_examples").to_pylist()) == {500}
-    (record,) = store.read("runs").to_pylist()
-    assert record["status"] == "completed"
