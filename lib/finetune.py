@@ -11,7 +11,7 @@ from lib.data.images import plan_images
 from lib.data.uri import parse_uri
 from lib.models import parse_trainable, weights_identity
 from lib.phases import Phases
-from lib.train.inputs import load_for_workers, plan_feature_cache
+from lib.train.inputs import load_for_workers, plan_feature_cache, preflight
 from lib.train.launch import (
     check_enough_rows,
     driving,
@@ -45,8 +45,11 @@ def finetune(config: FinetuneConfig) -> dict:
     run, storage = config.run.run_name, config.run.storage
     init_from = init_from_checkpoint(storage, model_cfg.init_from) if model_cfg.init_from \
         else None
-    for images in (source, val) if val is not None else (source,):
-        images.preflight()  # decodes folder images: the slow check goes last
+    plans = {"source": source} | ({"val": val} if val is not None else {})
+    # A cached output is of the unaugmented image: --augment trains on images.
+    cache = None if optim.augment else plan_feature_cache(
+        model_cfg, sel.image_size, optim.precision, storage, config.scaling.workers)
+    preflight(plans, cache)
     phases.add("preflight (listing, decoding, checks)", time.perf_counter() - phases.started)
 
     scaling = config.scaling
@@ -56,7 +59,10 @@ def finetune(config: FinetuneConfig) -> dict:
               + (f"; val {val.num_rows:,}" if val is not None else "")]
     with driving(config, identity, header, phases) as (console, store, log):
         with phases.timed("data for the workers (feature cache or images)"):
-            worker_inputs, shape, feature_shape = training_data(config, source, val)
+            # The frozen blocks' cached outputs' files (lib/train/features.FeatureFiles),
+            # or with no cache Ray Datasets of preprocessed images.
+            worker_inputs, shape, feature_shape = load_for_workers(
+                plans, cache=cache, shuffle_seed=sel.seed)
         plan = TrainPlan(
             config=config,
             model=ModelPlan(model_cfg.weights, tuple(shape), sel.image_size, model_cfg.feature_layer,
@@ -79,15 +85,3 @@ def finetune(config: FinetuneConfig) -> dict:
     if last:
         print(f"{run}: epoch {last['epoch']} {last['split']} accuracy {last['accuracy']:.4f}")
     return last or {}
-
-
-def training_data(config: FinetuneConfig, source, val):
-    """What the workers read, as `source` and `val`: the frozen blocks' cached outputs'
-    files (lib/train/features.FeatureFiles), or Ray Datasets of preprocessed images with
-    --no-feature-cache, --trainable all or --augment (a cached output is of the
-    unaugmented image). (them by name, image shape, feature shape or None)."""
-    cache = None if config.optim.augment else plan_feature_cache(
-        config.model, config.data.image_size, config.optim.precision, config.run.storage,
-        config.scaling.workers)
-    plans = {"source": source} | ({"val": val} if val is not None else {})
-    return load_for_workers(plans, cache=cache, shuffle_seed=config.data.seed)

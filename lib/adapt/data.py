@@ -30,8 +30,12 @@ class AdaptInputs:
                                               ("target_test", self.target_test))
                 if plan is not None}
 
+    def by_name(self) -> dict[str, ImagePlan]:
+        """Each plan under the name of the dataset the workers get from it."""
+        return {"source": self.source, "target": self.target, **self.evaluated()}
+
     def all(self) -> list[ImagePlan]:
-        return [self.source, self.target, *self.evaluated().values()]
+        return list(self.by_name().values())
 
 
 def _canonical(uri: DatasetURI) -> DatasetURI:
@@ -76,9 +80,8 @@ def worker_datasets(config, inputs: AdaptInputs, reads_target_labels: bool,
     of images, the samples included; or with a cache the features' files
     (lib/train/features.FeatureFiles), from which rank 0 draws the samples itself
     (judged_splits)."""
-    plans = {"source": inputs.source, "target": inputs.target, **inputs.evaluated()}
     loaded, shape, feature_shape = load_for_workers(
-        plans, unlabelled=frozenset() if reads_target_labels else frozenset({"target"}),
+        inputs.by_name(), unlabelled=frozenset() if reads_target_labels else frozenset({"target"}),
         cache=cache, shuffle_seed=config.data.seed)
     if feature_shape is not None:
         return loaded, shape, feature_shape

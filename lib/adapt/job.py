@@ -15,7 +15,7 @@ from lib.console import EpochFollower, epoch_summary
 from lib.errors import UsageError
 from lib.models import parse_trainable, weights_identity
 from lib.phases import Phases
-from lib.train.inputs import plan_feature_cache
+from lib.train.inputs import plan_feature_cache, preflight
 from lib.train.launch import (
     check_enough_rows,
     driving,
@@ -53,8 +53,9 @@ def adapt(config: AdaptConfig) -> dict:
     run, storage = config.run.run_name, config.run.storage
     init_from = init_from_checkpoint(storage, backbone.init_from) if backbone.init_from \
         else None
-    for images in inputs.all():
-        images.preflight()  # decodes folder images: the slow check goes last
+    cache = plan_feature_cache(backbone, sel.image_size, optim.precision, storage,
+                               scaling.workers)
+    preflight(inputs.by_name(), cache)
     phases.add("preflight (listing, decoding, checks)", time.perf_counter() - phases.started)
 
     identity = identify(config, JOB, method.name, method.reads_target_labels)
@@ -65,8 +66,6 @@ def adapt(config: AdaptConfig) -> dict:
                           in inputs.evaluated().items())]
     with driving(config, identity, header, phases) as (console, store, log):
         with phases.timed("data for the workers (feature cache or images)"):
-            cache = plan_feature_cache(backbone, sel.image_size, optim.precision, storage,
-                                       scaling.workers)
             worker_inputs, shape, feature_shape = worker_datasets(config, inputs,
                                                                 method.reads_target_labels, cache)
         cached = feature_shape is not None

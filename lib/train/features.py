@@ -125,19 +125,36 @@ def _picked(columns: dict[str, np.ndarray], rows: np.ndarray) -> InMemoryShard:
     return InMemoryShard({k: v[rows] for k, v in columns.items()})
 
 
-def cached_features(datasets: list[Images], cache, labelled: list[bool]
-                    ) -> tuple[list[FeatureFiles], tuple]:
-    """([the cached features of each input], feature shape): read from valid cache
-    entries, the missing ones computed now in one pass. `cache` is a
-    lib.train.inputs.FeatureCache: model, precision, storage and the most actors to use.
-    `labelled[i]` says whether input i's labels reach the workers."""
+def _entry(cache, data_key: str) -> str:
     fs, root = filesystem_for(cache.storage)
-    keys = [cache_key(cache.weights, cache.image_size, cache.feature_layer, cache.precision,
-                      images.data_key) for images in datasets]
+    return f"{root}/feature-cache/" + cache_key(cache.weights, cache.image_size,
+                                                cache.feature_layer, cache.precision, data_key)
+
+
+def cache_hits(plans: dict, cache) -> set[str]:
+    """The names of the plans (ImagePlan) whose features are cached: they need no pixels
+    this run, not even the preflight's decode (the key covers the files' sizes and
+    mtimes, so they are the files that decoded when the entry was made)."""
+    fs, _ = filesystem_for(cache.storage)
+    return {name for name, plan in plans.items()
+            if _valid_entry(fs, _entry(cache, plan.identity()), warn=False) is not None}
+
+
+def cached_features(plans: dict, cache, unlabelled: frozenset
+                    ) -> tuple[dict[str, FeatureFiles], tuple, tuple]:
+    """({name: its cached features}, the first plan's image shape, feature shape) from
+    {name: ImagePlan}: read from valid cache entries, the missing ones computed now in
+    one pass; nothing is loaded for a hit. `cache` is a lib.train.inputs.FeatureCache:
+    model, precision, storage and the most actors to use. The names in `unlabelled`
+    reach the workers without labels."""
+    fs, _ = filesystem_for(cache.storage)
+    entries = {name: _entry(cache, plan.identity()) for name, plan in plans.items()}
+    manifests = {name: _valid_entry(fs, entry) for name, entry in entries.items()}
     missing = {}
-    for key, item in zip(keys, datasets):
-        if not _valid_entry(fs, f"{root}/feature-cache/{key}"):
-            missing.setdefault(key, item)
+    for name, entry in entries.items():
+        if manifests[name] is None and entry not in missing:
+            ds, shape = plans[name].load()
+            missing[entry] = Images(ds, shape, plans[name].identity(), plans[name].num_rows)
     if missing:
         from lib.console import say
 
@@ -145,35 +162,42 @@ def cached_features(datasets: list[Images], cache, labelled: list[bool]
         say(f"  extracting {cache.feature_layer} features of {rows:,} images once (cached "
             f"under {cache.storage}/feature-cache for later runs)")
     for native_shape in {tuple(images.shape) for images in missing.values()}:
-        _extract({key: images for key, images in missing.items()
-                  if tuple(images.shape) == native_shape}, native_shape, cache, fs, root)
+        _extract({entry: images for entry, images in missing.items()
+                  if tuple(images.shape) == native_shape}, native_shape, cache, fs)
+    first = next(iter(plans))
+    image_shape = tuple(missing[entries[first]].shape if manifests[first] is None
+                        else manifests[first]["image_shape"])
     shape = feature_shape(cache.image_size, cache.feature_layer)
-    return ([FeatureFiles(cache.storage,
-                          tuple(list_parquet_files(fs, f"{root}/feature-cache/{key}")),
-                          shape, with_labels)
-             for key, with_labels in zip(keys, labelled)], shape)
+    return ({name: FeatureFiles(cache.storage, tuple(list_parquet_files(fs, entry)), shape,
+                                name not in unlabelled)
+             for name, entry in entries.items()}, image_shape, shape)
 
 
-def _valid_entry(fs, path: str) -> bool:
-    """A committed entry; a corrupt manifest (a crash of the disk, a hand edit) is only a
-    cache miss: the entry is extracted again and replaced."""
+def _valid_entry(fs, path: str, warn: bool = True) -> dict | None:
+    """A committed entry's manifest, or None. A corrupt manifest (a crash of the disk, a
+    hand edit) is only a cache miss: the entry is extracted again and replaced; so is one
+    from before manifests recorded the images' shape."""
     try:
-        return read_manifest(fs, path) is not None
+        manifest = read_manifest(fs, path)
     except DataError as e:
-        from lib.console import say
+        if warn:
+            from lib.console import say
 
-        say(f"  warning: rebuilding a feature-cache entry ({e})")
-        return False
+            say(f"  warning: rebuilding a feature-cache entry ({e})")
+        return None
+    return manifest if manifest is not None and "image_shape" in manifest else None
 
 
-def _extract(missing: dict, native_shape: tuple, cache, fs, root: str) -> None:
-    """Extract the features of every dataset in `missing` (cache key -> Images) through
-    one actor pool, then commit each as its own cache entry."""
+def _extract(missing: dict, native_shape: tuple, cache, fs) -> None:
+    """Extract the features of every dataset in `missing` (cache entry path -> Images)
+    through one actor pool, then commit each as its own cache entry."""
     import ray
 
+    _, root = filesystem_for(cache.storage)
     staging = f"{root}/feature-cache/.staging-{uuid.uuid4().hex[:8]}"
-    tagged = [images.ds.map_batches(_tag, batch_format="pyarrow", fn_kwargs={"key": key})
-              for key, images in missing.items()]
+    keys = {entry: entry.rsplit("/", 1)[-1] for entry in missing}
+    tagged = [images.ds.map_batches(_tag, batch_format="pyarrow", fn_kwargs={"key": keys[entry]})
+              for entry, images in missing.items()]
     together = tagged[0].union(*tagged[1:]) if len(tagged) > 1 else tagged[0]
     rows = sum(images.rows for images in missing.values())
     actors = max(1, min(cache.actors, -(-rows // ROWS_PER_ACTOR)))
@@ -185,14 +209,14 @@ def _extract(missing: dict, native_shape: tuple, cache, fs, root: str) -> None:
                                "feature_layer": cache.feature_layer,
                                "precision": cache.precision},
     ).write_parquet(staging, filesystem=fs, partition_cols=[KEY_COLUMN])
-    for key, images in missing.items():
-        manifest = {"key": key, "weights": cache.weights, "image_size": cache.image_size,
+    for entry, images in missing.items():
+        manifest = {"key": keys[entry], "weights": cache.weights,
+                    "image_size": cache.image_size, "image_shape": list(native_shape),
                     "feature_layer": cache.feature_layer, "precision": cache.precision,
                     "data_key": images.data_key,
                     "feature_shape": list(feature_shape(cache.image_size, cache.feature_layer))}
-        directory = f"{root}/feature-cache/{key}"
-        fs.create_dir(directory, recursive=True)
-        commit_dataset(fs, directory, f"{staging}/{KEY_COLUMN}={key}", manifest)
+        fs.create_dir(entry, recursive=True)
+        commit_dataset(fs, entry, f"{staging}/{KEY_COLUMN}={keys[entry]}", manifest)
     fs.delete_dir(staging)
 
 

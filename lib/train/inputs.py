@@ -33,6 +33,18 @@ def plan_feature_cache(backbone, image_size: int, precision: str, storage: str,
     return FeatureCache(backbone.weights, image_size, cut, precision, storage, workers)
 
 
+def preflight(plans: dict, cache: FeatureCache | None) -> None:
+    """Check the images a run will read, decoding folder images on the driver (the slow
+    check: jobs run it last before Ray): those of the plans ({name: ImagePlan}) whose
+    features are not cached."""
+    from lib.train.features import cache_hits
+
+    hits = cache_hits(plans, cache) if cache is not None else set()
+    for name, plan in plans.items():
+        if name not in hits:
+            plan.preflight()
+
+
 def load_for_workers(plans: dict, *, unlabelled: frozenset = frozenset(),
                      cache: FeatureCache | None, shuffle_seed: int):
     """({name: what the workers read}, image shape, feature shape or None) from
@@ -40,22 +52,18 @@ def load_for_workers(plans: dict, *, unlabelled: frozenset = frozenset(),
     is a Ray Dataset of preprocessed images, or with a cache the cached features' files
     (lib/train/features.FeatureFiles), which each worker reads its part of itself. The
     image shape is the first plan's."""
-    loaded = {name: plan.load() for name, plan in plans.items()}  # lazy: nothing decoded yet
-    shape = next(iter(loaded.values()))[1]
-    if cache is None:
-        # Rows arrive class by class and a worker shuffles only within a 2,048-row buffer:
-        # without one global shuffle an epoch of 50,000 images walks through the classes
-        # in turn, and the model ends each epoch fitted to the last ones (seen: 38% test
-        # accuracy where the cached path, which permutes whole shards, had 69%).
-        # Preprocessed once and kept in the object store: epochs only stream it, so the feed
-        # takes no CPU from training (on a 2-core machine that was 14% of step time).
-        return ({name: model_ready(ds, image_shape, with_labels=name not in unlabelled)
-                 .random_shuffle(seed=shuffle_seed).materialize()
-                 for name, (ds, image_shape) in loaded.items()}, shape, None)
-    from lib.train.features import Images, cached_features
+    if cache is not None:  # nothing loaded for a cache hit
+        from lib.train.features import cached_features
 
-    features, feature_shape = cached_features(
-        [Images(ds, image_shape, plans[name].identity(), plans[name].num_rows)
-         for name, (ds, image_shape) in loaded.items()], cache,
-        labelled=[name not in unlabelled for name in loaded])
-    return dict(zip(loaded, features)), shape, feature_shape
+        return cached_features(plans, cache, unlabelled)
+    # Rows arrive class by class and a worker shuffles only within a 2,048-row buffer:
+    # without one global shuffle an epoch of 50,000 images walks through the classes in
+    # turn, and the model ends each epoch fitted to the last ones (seen: 38% test accuracy
+    # where the cached path, which permutes whole shards, had 69%). Preprocessed once and
+    # kept in the object store: epochs only stream it, so the feed takes no CPU from
+    # training (on a 2-core machine that was 14% of step time).
+    loaded = {name: plan.load() for name, plan in plans.items()}  # lazy: nothing decoded yet
+    return ({name: model_ready(ds, image_shape, with_labels=name not in unlabelled)
+             .random_shuffle(seed=shuffle_seed).materialize()
+             for name, (ds, image_shape) in loaded.items()},
+            next(iter(loaded.values()))[1], None)

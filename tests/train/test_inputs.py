@@ -3,15 +3,17 @@ feature cache is extracted in one pass of one actor pool, yet each lands in its 
 entry holding exactly its own rows; a dataset already cached is read, not recomputed."""
 
 import json
+import shutil
 
 import numpy as np
 import pyarrow.parquet as pq
+import pytest
 
 from lib.adapt.data import plan_inputs
 from lib.config import AdaptConfig, DataConfig
 from lib.data.images import plan_images
 from lib.data.uri import parse_uri
-from lib.train.inputs import FeatureCache, load_for_workers
+from lib.train.inputs import FeatureCache, load_for_workers, preflight
 
 
 def entries(storage):
@@ -91,13 +93,44 @@ def test_a_corrupt_cache_entry_is_extracted_again(small_folder, tmp_path, ray_lo
     assert json.loads((entry / "manifest.json").read_text())["key"] == entry.name
 
 
-def test_workers_read_equal_disjoint_class_mixed_shards_of_the_cache(small_folder, tmp_path,
-                                                                     ray_local):
-    plan = plan_images(parse_uri(f"folder:{small_folder}"), None, limit_per_class=None,
-                       classes=None, seed=0, image_size=32)  # 40 rows, 4 per class, in order
-    cache = FeatureCache("hed", 32, "block5_pool", "fp32", str(tmp_path), 1)
-    loaded, _, _ = load_for_workers({"train": plan}, cache=cache, shuffle_seed=0)
-    files = loaded["train"]
+def folder_plan(folder, limit_per_class=None):
+    return plan_images(parse_uri(f"folder:{folder}"), None, limit_per_class=limit_per_class,
+                       classes=None, seed=0, image_size=32)
+
+
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory, cifar_jpeg, ray_local):
+    """A cache entry of 40 real images (4 per class, listed class by class)."""
+    folder = tmp_path_factory.mktemp("imgs")
+    for class_dir in sorted((cifar_jpeg / "train").iterdir()):
+        (folder / class_dir.name).mkdir()
+        for f in sorted(class_dir.iterdir())[:4]:
+            shutil.copy(f, folder / class_dir.name / f.name)
+    cache = FeatureCache("hed", 32, "block5_pool", "fp32", str(tmp_path_factory.mktemp("s")), 1)
+    loaded, _, _ = load_for_workers({"train": folder_plan(folder)}, cache=cache, shuffle_seed=0)
+    return folder, cache, loaded["train"]
+
+
+def test_a_hit_touches_no_pixel(filled, monkeypatch):
+    folder, cache, _ = filled
+    hit, miss = folder_plan(folder), folder_plan(folder, limit_per_class=3)  # a new run's
+
+    def no_pixels(*args):
+        raise AssertionError("pixels read")
+
+    monkeypatch.setattr(type(hit.source), "preflight", no_pixels)
+    monkeypatch.setattr(type(hit.source), "read", no_pixels)
+    preflight({"train": hit}, cache)  # no decode: the key covers the files' sizes and mtimes
+    loaded, shape, feature_shape = load_for_workers({"train": hit}, cache=cache,
+                                                    shuffle_seed=0)
+    assert shape == (32, 32, 3) and feature_shape == (1, 1, 512)
+    assert len(loaded["train"].whole()) == 40
+    with pytest.raises(AssertionError, match="pixels read"):
+        preflight({"train": hit, "other": miss}, cache)  # a miss is still checked
+
+
+def test_workers_read_equal_disjoint_class_mixed_shards_of_the_cache(filled):
+    _, _, files = filled
     whole = files.whole().columns
     assert np.all(np.diff(whole["label"]) >= 0)  # read in id order: class by class
     label_of = {x.tobytes(): y for x, y in zip(whole["x"], whole["label"])}
