@@ -11,7 +11,7 @@ from lib.data.images import plan_images
 from lib.data.uri import parse_uri
 from lib.models import parse_trainable, weights_identity
 from lib.phases import Phases
-from lib.train.inputs import load_for_workers, plan_feature_cache, preflight
+from lib.train.inputs import by_path, load_for_workers, plan_feature_cache, preflight
 from lib.train.launch import (
     check_enough_rows,
     driving,
@@ -61,8 +61,9 @@ def finetune(config: FinetuneConfig) -> dict:
         with phases.timed("data for the workers (feature cache or images)"):
             # The frozen blocks' cached outputs' files (lib/train/features.FeatureFiles),
             # or with no cache Ray Datasets of preprocessed images.
-            worker_inputs, shape, feature_shape = load_for_workers(
-                plans, cache=cache, shuffle_seed=sel.seed)
+            read, shape, feature_shape = load_for_workers(plans, cache=cache,
+                                                          shuffle_seed=sel.seed)
+            datasets, features = by_path(read)
         plan = TrainPlan(
             config=config,
             model=ModelPlan(model_cfg.weights, tuple(shape), sel.image_size, model_cfg.feature_layer,
@@ -72,13 +73,12 @@ def finetune(config: FinetuneConfig) -> dict:
             steps_per_epoch=source.num_rows // scaling.workers
             // (optim.batch_size * local_replicas(scaling)),
             live_progress=console.live,
-            features=worker_inputs if feature_shape is not None else {},
+            features=features,
         )
         with EpochFollower(console, store, optim.epochs, epoch_summary,
                            evaluates=bool(plan.eval_splits), log_path=log,
                            steps=lambda: read_progress(storage, run)):
-            fit(train_worker, {"plan": plan}, {} if plan.features else worker_inputs, ["source"],
-                scaling, run, storage,
+            fit(train_worker, {"plan": plan}, datasets, ["source"], scaling, run, storage,
                 config.failure, phases)
     evals = store.read("evals").to_pylist()
     last = max(evals, key=lambda r: r["epoch"]) if evals else None

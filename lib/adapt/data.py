@@ -1,4 +1,4 @@
-"""The adapt job's inputs: which images, and the Datasets its workers read.
+"""The adapt job's inputs: which images, and what its workers read of them.
 
 Workers get: `source` (labelled) and `target` (unlabelled unless the method reads target
 labels), both split across workers; `source_sample`/`target_sample`, random training
@@ -74,7 +74,7 @@ def plan_inputs(config) -> AdaptInputs:
 SAMPLES = {"source_sample": ("source", 0), "target_sample": ("target", 1)}
 
 
-def worker_datasets(config, inputs: AdaptInputs, reads_target_labels: bool,
+def worker_inputs(config, inputs: AdaptInputs, reads_target_labels: bool,
                     cache: FeatureCache | None):
     """(what the workers read by name, image shape, feature shape or None): Ray Datasets
     of images, the samples included; or with a cache the features' files

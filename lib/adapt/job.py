@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from lib.adapt.data import plan_inputs, worker_datasets
+from lib.adapt.data import plan_inputs, worker_inputs
 from lib.adapt.loop import AdaptPlan, adapt_worker
 from lib.adapt.methods import canonical_options, get_method
 from lib.adapt.networks import NetworkPlan
@@ -15,7 +15,7 @@ from lib.console import EpochFollower, epoch_summary
 from lib.errors import UsageError
 from lib.models import parse_trainable, weights_identity
 from lib.phases import Phases
-from lib.train.inputs import plan_feature_cache, preflight
+from lib.train.inputs import by_path, plan_feature_cache, preflight
 from lib.train.launch import (
     check_enough_rows,
     driving,
@@ -66,9 +66,9 @@ def adapt(config: AdaptConfig) -> dict:
                           in inputs.evaluated().items())]
     with driving(config, identity, header, phases) as (console, store, log):
         with phases.timed("data for the workers (feature cache or images)"):
-            worker_inputs, shape, feature_shape = worker_datasets(config, inputs,
-                                                                method.reads_target_labels, cache)
-        cached = feature_shape is not None
+            read, shape, feature_shape = worker_inputs(config, inputs,
+                                                       method.reads_target_labels, cache)
+            datasets, features = by_path(read)
         rows_per_worker = min(inputs.source.num_rows, inputs.target.num_rows) // scaling.workers
         plan = AdaptPlan(
             config=config,
@@ -83,13 +83,13 @@ def adapt(config: AdaptConfig) -> dict:
                                                          else ""))
                               for name, images in inputs.evaluated().items()),
             live_progress=console.live,
-            features=worker_inputs if cached else {},
+            features=features,
         )
         with EpochFollower(console, store, optim.epochs, epoch_summary,
                            evaluates=bool(plan.eval_splits), log_path=log,
                            steps=lambda: read_progress(storage, run)):
-            fit(adapt_worker, {"plan": plan}, {} if cached else worker_inputs,
-                ["source", "target"], scaling, run, storage, config.failure, phases)
+            fit(adapt_worker, {"plan": plan}, datasets, ["source", "target"], scaling, run,
+                storage, config.failure, phases)
         with phases.timed("epoch selection"):
             picks = select_epochs(store.read("epochs").to_pylist(),
                                   store.read("evals").to_pylist())

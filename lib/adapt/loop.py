@@ -32,7 +32,7 @@ class AdaptPlan:
     init_from: str | None           # a checkpoint path to take weights (not optimizer) from
     steps_per_epoch: int            # equal on every worker: collectives must match
     class_names: tuple[str, ...]
-    eval_splits: tuple[tuple[str, str], ...]  # (dataset name in Ray Train, what it is)
+    eval_splits: tuple[tuple[str, str], ...]  # (name the workers read it by, what it is)
     live_progress: bool = False     # the driver's console is a terminal: rank 0 reports steps
     # With cached features: what the workers read themselves, by dataset name (no Ray
     # Data then: lib/train/features.FeatureFiles).
@@ -91,7 +91,7 @@ def adapt_worker(config: dict) -> None:
         checkpoint.take_shared_weights(ray.train.Checkpoint(plan.init_from), nets.whole)
     step = make_adapt_step(strategy, nets, optimizer, method, global_batch)
 
-    cached = plan.network.feature_shape is not None
+    cached = bool(plan.features)
     if cached:  # each worker reads its part of the cached features itself
         workers = ray.train.get_context().get_world_size()
         shards = {name: plan.features[name].shard(rank, workers, cfg.data.seed)

@@ -81,48 +81,48 @@ def _tag(batch: pa.Table, key: str) -> pa.Table:
 
 @dataclass(frozen=True)
 class FeatureFiles:
-    """One cached feature set as the workers read it: straight from its Parquet files,
-    each worker its own part. Through Ray Data, each of a run's six feature sets paid
-    4-10 s of pipeline start-up here (read, convert, materialize, split): 32 s of a
-    90-second tiny run, for a few megabytes."""
+    """One cached feature set as the workers read it: straight from its cache entry's
+    Parquet files, each worker its own part. Through Ray Data, each of a run's six
+    feature sets paid 4-10 s of pipeline start-up here (read, convert, materialize,
+    split): 32 s of a 90-second tiny run, for a few megabytes."""
 
     storage: str
-    files: tuple[str, ...]
+    entry: str  # the entry's directory; its files are listed when read (a rebuild renames)
     shape: tuple[int, ...]
     with_labels: bool
 
-    def _columns(self) -> dict[str, np.ndarray]:
+    def _read(self, pick=None) -> InMemoryShard:
+        """The rows `pick(n)` chooses (indices into the n rows in id order), or all.
+        Only the chosen rows are converted: a worker holds its part, not the set."""
         import pyarrow.compute as pc
         import pyarrow.parquet as pq
 
         fs, _ = filesystem_for(self.storage)
-        table = pq.read_table(list(self.files), filesystem=fs, columns=FEATURE_COLUMNS)
-        # Sorted by id: extraction writes rows in no fixed order, and a shard must be the
+        table = pq.read_table(list_parquet_files(fs, self.entry), filesystem=fs,
+                              columns=FEATURE_COLUMNS)
+        # In id order: extraction writes rows in no fixed order, and a shard must be the
         # same rows on every read (a restarted worker replays its epoch).
-        table = table.take(pc.sort_indices(table, [("example_id", "ascending")]))
-        return to_feature_batch(table, self.shape, self.with_labels)
+        in_order = pc.sort_indices(table, [("example_id", "ascending")]).to_numpy()
+        rows = in_order if pick is None else in_order[pick(len(in_order))]
+        return InMemoryShard(to_feature_batch(table.take(rows), self.shape, self.with_labels))
 
     def shard(self, rank: int, workers: int, seed: int) -> InMemoryShard:
         """This worker's equal part (collectives need equal step counts), rows dealt by a
         seeded permutation: disjoint across workers, and mixed across classes although
         sources list them class by class."""
-        columns = self._columns()
-        rows = len(columns["x"])
-        per_worker = rows // workers
-        order = np.random.default_rng(seed).permutation(rows)
-        return _picked(columns, order[rank * per_worker:(rank + 1) * per_worker])
+        def part(rows: int) -> np.ndarray:
+            per_worker = rows // workers
+            order = np.random.default_rng(seed).permutation(rows)
+            return order[rank * per_worker:(rank + 1) * per_worker]
+
+        return self._read(part)
 
     def sample(self, size: int, seed: int) -> InMemoryShard:
-        """`size` random rows (all, if fewer)."""
-        columns = self._columns()
-        return _picked(columns, np.random.default_rng(seed).permutation(len(columns["x"]))[:size])
+        """`size` random rows (all, if fewer), drawn apart from the shards' permutation."""
+        return self._read(lambda rows: np.random.default_rng([seed, 1]).permutation(rows)[:size])
 
     def whole(self) -> InMemoryShard:
-        return InMemoryShard(self._columns())
-
-
-def _picked(columns: dict[str, np.ndarray], rows: np.ndarray) -> InMemoryShard:
-    return InMemoryShard({k: v[rows] for k, v in columns.items()})
+        return self._read()
 
 
 def _entry(cache, data_key: str) -> str:
@@ -168,8 +168,7 @@ def cached_features(plans: dict, cache, unlabelled: frozenset
     image_shape = tuple(missing[entries[first]].shape if manifests[first] is None
                         else manifests[first]["image_shape"])
     shape = feature_shape(cache.image_size, cache.feature_layer)
-    return ({name: FeatureFiles(cache.storage, tuple(list_parquet_files(fs, entry)), shape,
-                                name not in unlabelled)
+    return ({name: FeatureFiles(cache.storage, entry, shape, name not in unlabelled)
              for name, entry in entries.items()}, image_shape, shape)
 
 

@@ -1,7 +1,7 @@
-"""What training workers read: a Dataset of preprocessed images, or of cached outputs of
-the frozen blocks (the whole backbone on the frozen-base fast path). Either way the rows
-carry `x` (and `label` only when the caller allows labels: unlabelled data loses them
-here)."""
+"""What training workers read: a Ray Dataset of preprocessed images, or the files of the
+frozen blocks' cached outputs (the whole backbone on the frozen-base fast path), which
+each worker reads its part of itself. Either way the rows carry `x` (and `label` only
+when the caller allows labels: unlabelled data loses them here)."""
 
 from __future__ import annotations
 
@@ -67,3 +67,13 @@ def load_for_workers(plans: dict, *, unlabelled: frozenset = frozenset(),
              .random_shuffle(seed=shuffle_seed).materialize()
              for name, (ds, image_shape) in loaded.items()},
             next(iter(loaded.values()))[1], None)
+
+
+def by_path(read: dict) -> tuple[dict, dict]:
+    """(Ray Datasets, cached features' files) of what load_for_workers returned, by name:
+    the Datasets go to Ray Train (split across workers), the files into the workers' plan
+    (each reads its part)."""
+    from lib.train.features import FeatureFiles
+
+    files = {name: r for name, r in read.items() if isinstance(r, FeatureFiles)}
+    return {name: r for name, r in read.items() if name not in files}, files

@@ -63,7 +63,7 @@ class TrainPlan:
     model: ModelPlan
     identity: RunIdentity
     class_names: tuple[str, ...]
-    eval_splits: tuple[tuple[str, str], ...]  # (dataset name in Ray Train, what it is)
+    eval_splits: tuple[tuple[str, str], ...]  # (name the workers read it by, what it is)
     steps_per_epoch: int = 0        # about: Ray Data's shards may differ by a batch
     live_progress: bool = False     # the driver's console is a terminal: rank 0 reports steps
     # With cached features: what the workers read themselves, by dataset name (no Ray

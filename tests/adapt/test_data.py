@@ -2,7 +2,7 @@
 
 import pytest
 
-from lib.adapt.data import SAMPLES, judged_splits, plan_inputs, worker_datasets
+from lib.adapt.data import SAMPLES, judged_splits, plan_inputs, worker_inputs
 from lib.config import AdaptConfig, AdaptOptions, DataConfig
 from lib.errors import DataError
 from lib.train.inputs import FeatureCache
@@ -46,7 +46,7 @@ def test_only_the_oracle_gets_target_labels(small_folder, tmp_path, ray_local, c
     inputs = plan_inputs(config(small_folder))
     cache = FeatureCache("hed", 32, "block4_pool", "fp32", str(tmp_path), 1) if cached else None
     for reads in (False, True):
-        read, shape, feature_shape = worker_datasets(config(small_folder), inputs, reads, cache)
+        read, shape, feature_shape = worker_inputs(config(small_folder), inputs, reads, cache)
         assert feature_shape == ((2, 2, 512) if cached else None)
         if cached:
             columns = {name: set(files.whole().columns) for name, files in read.items()}
