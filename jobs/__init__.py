@@ -8,9 +8,12 @@ from lib.cli import command, lazy, run_app
 from lib.config import (
     AdaptConfig,
     BenchConfig,
+    EvaluateConfig,
+    ExportConfig,
     FinetuneConfig,
     ListConfig,
     LogsConfig,
+    PredictConfig,
     PrepareConfig,
     ReportConfig,
     StopConfig,
@@ -22,6 +25,9 @@ JOBS = {
     "prepare": (PrepareConfig, "lib.prepare:prepare"),
     "finetune": (FinetuneConfig, "lib.finetune:finetune"),
     "adapt": (AdaptConfig, "lib.adapt.job:adapt"),
+    "export": (ExportConfig, "lib.inference.export:export"),
+    "evaluate": (EvaluateConfig, "lib.inference.evaluate:evaluate"),
+    "predict": (PredictConfig, "lib.inference.predict:predict"),
     "bench": (BenchConfig, "lib.bench:bench"),
     "report": (ReportConfig, "lib.report.job:report"),
 }

@@ -190,7 +190,10 @@ class RunOptions:
 @dataclass(frozen=True)
 class FailureOptions:
     max_failures: int = option(2, "Worker-group restarts allowed before the run fails.", min=0)
-    checkpoints_to_keep: int = option(2, "Checkpoints Ray Train keeps per run.", min=1)
+    checkpoints_to_keep: int = option(
+        2, "Checkpoints Ray Train keeps per run: the best this many by the run's selection "
+           "rule (adapt --select-by; finetune: --val accuracy), and always the latest "
+           "(--resume's).", min=1)
     collective_timeout_s: float = option(
         300.0, "A collective waiting longer than this fails the group (hung worker).",
         check=positive)
@@ -217,7 +220,7 @@ class FinetuneConfig:
 # Config fields that do not change what a run computes: runs differing only in these are
 # the same experiment.
 NOT_THE_EXPERIMENT = (("run",), ("failure",), ("adapt", "embedding_samples"),
-                      ("model", "feature_cache"))
+                      ("adapt", "select_by"), ("model", "feature_cache"))
 
 
 def experiment_key(config: dict, *also_ignore: tuple[str, ...]) -> str:
@@ -238,9 +241,15 @@ def experiment_key(config: dict, *also_ignore: tuple[str, ...]) -> str:
 
 def config_hash(config) -> str:
     import dataclasses
+
+    return config_hash_of(dataclasses.asdict(config))
+
+
+def config_hash_of(saved: dict) -> str:
+    """config_hash of a config as saved (a run's config.json)."""
     import hashlib
 
-    return hashlib.sha256(experiment_key(dataclasses.asdict(config)).encode()).hexdigest()[:12]
+    return hashlib.sha256(experiment_key(saved).encode()).hexdigest()[:12]
 
 
 def config_from_dict(cls, data: dict):
@@ -298,6 +307,8 @@ class BenchConfig:
 
 
 DOMAIN_NORMS = ("auto", "separate", "shared", "statistics")
+# The label-free criteria a run can keep its model's epoch by (lib/adapt/selection.py).
+KEEPING_CRITERIA = tuple(c for c in CRITERIA if c != "oracle_target_test")
 
 
 def _check_method(text: str) -> None:
@@ -342,6 +353,11 @@ class AdaptOptions:
     selection_samples: int = option(
         1000, "Source and target training images scored each epoch for SND and the proxy "
               "A-distance (target labels unused).", min=10)
+    select_by: str = option(
+        "source_val", "The label-free criterion whose epoch is the run's model: its checkpoint "
+                      "is kept (with the latest), and `raydapt export --epoch selected` takes "
+                      "it: source_val, dev, snd or last.",
+        check=_one_of("--select-by", KEEPING_CRITERIA))
     embedding_samples: int = option(
         200, "Of those, how many per domain have their features saved before training and "
              "each epoch, for the report's embedding figure (0: none).", min=0)
@@ -480,3 +496,79 @@ class ListConfig:
     """List the cluster's submitted jobs."""
 
     cluster: ClusterOptions = group(ClusterOptions, "Cluster")
+
+
+def _check_epoch(text: str) -> None:
+    if text not in ("selected", "last") and not text.isdigit():
+        raise ValueError(f"--epoch {text!r}: use selected, last or an epoch number")
+
+
+_EPOCH_HELP = ("Which kept epoch: selected (adapt: its --select-by criterion's; finetune: "
+               "best --val accuracy), last, or an epoch number (0-based).")
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """Write a run's model for inference: pixels in (RGB 0-255), class probabilities out;
+    backbone with its trained blocks, bottleneck with the target domain's normalisation
+    (adapt), label head. Class names and the run's identity travel inside the file."""
+
+    run: str = option(REQUIRED, "The run's directory (STORAGE/NAME).", argument=True)
+    out: str = option(REQUIRED, "Where to write: a .keras file, or a SavedModel directory "
+                                "with --format saved_model.")
+    epoch: str = option("selected", _EPOCH_HELP, check=_check_epoch)
+    format: str = option("keras", "keras (a .keras file Keras loads), or saved_model "
+                                  "(TensorFlow Serving: a `serve` signature taking uint8 "
+                                  "images).", check=_one_of("--format", ("keras", "saved_model")))
+    overwrite: bool = option(False, "Replace --out if it exists.")
+
+
+@dataclass(frozen=True)
+class ScoredData:
+    data: str = option(REQUIRED, "Dataset URI, as the jobs take it (folder:PATH, parquet:PATH, "
+                                 "cifar10:test...).", check=_check_uri)
+    target_shift: str | None = option(
+        None, "Corrupt every image first, CIFAR-10-C style: NAME@SEVERITY, e.g. fog@4.",
+        check=_check_shift)
+    shift_seed: int = option(0, "Seed of the corruption's randomness (adapt's --shift-seed).")
+    limit_per_class: int | None = option(
+        None, "Keep the first N images of each class, in stable order.", min=1)
+    classes: str | None = option(None, "Comma-separated classes to keep (the model's, in its "
+                                       "order, for evaluate).", check=_check_classes)
+
+
+@dataclass(frozen=True)
+class InferenceRun:
+    address: str | None = option(None, "Ray address; default RAY_ADDRESS, else a local Ray.")
+    actors: int = option(1, "Ray Data actors running the model, one CPU each.", min=1)
+    verbose: bool = option(False, "Also print Ray's and TensorFlow's own output on the "
+                                  "console.")
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """Accuracy, per-class accuracy and the confusion matrix of a run's kept epoch, or of
+    an exported model, on any dataset: printed, and written to the run's `evaluations`
+    table."""
+
+    model: str = option(REQUIRED, "A run's directory (STORAGE/NAME), or a model raydapt "
+                                  "export wrote (.keras file or SavedModel directory).",
+                        argument=True)
+    epoch: str = option("selected", _EPOCH_HELP + " Runs only.", check=_check_epoch)
+    data: ScoredData = group(ScoredData, "Data")
+    inference: InferenceRun = group(InferenceRun, "Inference")
+
+
+@dataclass(frozen=True)
+class PredictConfig:
+    """Predictions of an exported model (or a run's kept epoch) for every image of a
+    dataset, labels unread: a Parquet file of example id, path, top class and
+    probabilities."""
+
+    model: str = option(REQUIRED, "A model raydapt export wrote, or a run's directory.",
+                        argument=True)
+    out: str = option(REQUIRED, "The Parquet file to write.")
+    epoch: str = option("selected", _EPOCH_HELP + " Runs only.", check=_check_epoch)
+    overwrite: bool = option(False, "Replace --out if it exists.")
+    data: ScoredData = group(ScoredData, "Data")
+    inference: InferenceRun = group(InferenceRun, "Inference")

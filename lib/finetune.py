@@ -78,8 +78,9 @@ def finetune(config: FinetuneConfig) -> dict:
         with EpochFollower(console, store, optim.epochs, epoch_summary,
                            evaluates=bool(plan.eval_splits), log_path=log,
                            steps=lambda: read_progress(storage, run)):
+            # The model is the best validation epoch's; without --val, the last.
             fit(train_worker, {"plan": plan}, datasets, ["source"], scaling, run, storage,
-                config.failure, phases)
+                config.failure, phases, keep=("val_accuracy", "max") if val else None)
     evals = store.read("evals").to_pylist()
     last = max(evals, key=lambda r: r["epoch"]) if evals else None
     if last:

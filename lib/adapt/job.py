@@ -9,7 +9,7 @@ from lib.adapt.data import plan_inputs, worker_inputs
 from lib.adapt.loop import AdaptPlan, adapt_worker
 from lib.adapt.methods import canonical_options, get_method
 from lib.adapt.networks import NetworkPlan
-from lib.adapt.selection import select_epochs
+from lib.adapt.selection import KEPT_BY, select_epochs
 from lib.config import AdaptConfig
 from lib.console import EpochFollower, epoch_summary
 from lib.errors import UsageError
@@ -46,6 +46,8 @@ def adapt(config: AdaptConfig) -> dict:
     sel, backbone, optim, scaling = config.data, config.model, config.optim, config.scaling
     # Preflight: everything that can be wrong with the input fails here, before Ray starts.
     inputs = plan_inputs(config)
+    if config.adapt.select_by in ("source_val", "dev") and inputs.source_val is None:
+        raise UsageError(f"--select-by {config.adapt.select_by} needs --source-val")
     top_blocks = parse_trainable(backbone.trainable)
     weights_identity(backbone.weights)
     for name, images in (("--source", inputs.source), ("--target", inputs.target)):
@@ -89,7 +91,7 @@ def adapt(config: AdaptConfig) -> dict:
                            evaluates=bool(plan.eval_splits), log_path=log,
                            steps=lambda: read_progress(storage, run)):
             fit(adapt_worker, {"plan": plan}, datasets, ["source", "target"], scaling, run,
-                storage, config.failure, phases)
+                storage, config.failure, phases, keep=KEPT_BY[config.adapt.select_by])
         with phases.timed("epoch selection"):
             picks = select_epochs(store.read("epochs").to_pylist(),
                                   store.read("evals").to_pylist())

@@ -179,8 +179,12 @@ def adapt_worker(config: dict) -> None:
                 if verdict.embeddings:
                     store.write("embeddings", [row_id | r for r in verdict.embeddings],
                                 epoch=epoch)
-                with checkpoint.saved(nets.whole, optimizer, epoch) as saved:
-                    ray.train.report(metrics | means | verdict.criteria, checkpoint=saved)
+                accuracies = {f"{name}_accuracy": score["accuracy"]
+                              for name, score in verdict.scores.items()}
+                with checkpoint.saved(nets.whole, optimizer, epoch,
+                                      checkpoint.describing(plan)) as saved:
+                    ray.train.report(metrics | means | verdict.criteria | accuracies,
+                                     checkpoint=saved)
         else:
             ray.train.report(metrics | means, checkpoint=None)
     if rank == 0:

@@ -98,6 +98,22 @@ EMBEDDINGS = _schema("embeddings", [
     ("features", pa.list_(pa.float32())),
 ])
 
+# `raydapt evaluate`: a kept epoch or an exported model on any dataset, a row each; the
+# identity is that of the run the model came from.
+EVALUATIONS = _schema("evaluations", [
+    *_IDENTITY,
+    ("epoch", pa.int32()),
+    ("model", pa.string()),           # what was evaluated: the run's directory or a model file
+    ("dataset", pa.string()),         # the URI (and shift) evaluated
+    ("num_examples", pa.int64()),
+    ("loss", pa.float64()),
+    ("accuracy", pa.float64()),
+    ("class_names", pa.list_(pa.string())),
+    ("per_class_accuracy", pa.list_(pa.float64())),
+    ("confusion", pa.list_(pa.list_(pa.int64()))),  # rows: true class, columns: predicted
+    ("evaluated", pa.timestamp("s", tz="UTC")),
+])
+
 BENCH = _schema("bench", [
     ("run", pa.string()),
     ("machine", pa.string()),         # hostname, CPU model, cores
@@ -115,4 +131,5 @@ BENCH = _schema("bench", [
 ])
 
 TABLES = {s.metadata[b"raydapt.table"].decode(): s
-          for s in (EPOCHS, EVALS, RUNS, DOMAIN_DISTANCE, SELECTION, EMBEDDINGS, BENCH)}
+          for s in (EPOCHS, EVALS, RUNS, DOMAIN_DISTANCE, SELECTION, EMBEDDINGS, EVALUATIONS,
+                    BENCH)}

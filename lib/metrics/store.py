@@ -18,8 +18,11 @@ from lib.data.layout import filesystem_for
 from lib.metrics.schema import SCHEMA_VERSION, TABLES
 
 
-def _file_name(table: str, epoch: int | None) -> str:
-    """One file per table, or per (table, epoch); epoch -1 is "before training"."""
+def _file_name(table: str, epoch: int | None, part: str | None = None) -> str:
+    """One file per table, per (table, epoch) (epoch -1 is "before training"), or per
+    (table, part): what the same part names again replaces."""
+    if part is not None:
+        return f"{table}-{part}.parquet"
     if epoch is None:
         return f"{table}.parquet"
     return f"{table}-start.parquet" if epoch < 0 else f"{table}-e{epoch:04d}.parquet"
@@ -28,13 +31,15 @@ def _file_name(table: str, epoch: int | None) -> str:
 class MetricsStore:
     def __init__(self, storage: str, run: str):
         self.fs, root = filesystem_for(storage)
+        self.location = f"{storage.rstrip('/')}/{run}"  # the run's directory, as given
         self.dir = f"{root}/{run}/metrics"
 
-    def write(self, table: str, rows: list[dict], epoch: int | None = None) -> str:
+    def write(self, table: str, rows: list[dict], epoch: int | None = None,
+              part: str | None = None) -> str:
         schema = TABLES[table]
         data = pa.Table.from_pylist(rows, schema=schema)
         self.fs.create_dir(self.dir, recursive=True)
-        final = f"{self.dir}/{_file_name(table, epoch)}"
+        final = f"{self.dir}/{_file_name(table, epoch, part)}"
         tmp = f"{self.dir}/.{uuid.uuid4().hex[:8]}.tmp"
         try:
             with self.fs.open_output_stream(tmp) as f:

@@ -40,6 +40,8 @@ class RunTables:
     evals: list[dict] = field(default_factory=list)
     distances: list[dict] = field(default_factory=list)
     selection: list[dict] = field(default_factory=list)
+    evaluations: list[dict] = field(default_factory=list)  # raydapt evaluate's rows
+    location: str | None = None  # the run's directory
 
     @property
     def terms(self) -> list[str]:
@@ -83,9 +85,11 @@ class RunTables:
 
 
 def run_tables(metrics: Metrics) -> dict[str, RunTables]:
-    runs = {r.name: RunTables(r.name) for r in metrics.runs}
+    runs = {r.name: RunTables(r.name, location=r.store.location)
+            for r in metrics.runs}
     for table, attribute in (("epochs", "epochs"), ("evals", "evals"),
-                             ("domain_distance", "distances"), ("selection", "selection")):
+                             ("domain_distance", "distances"), ("selection", "selection"),
+                             ("evaluations", "evaluations")):
         for row in metrics.read(table).to_pylist():
             if row["run"] in runs:
                 getattr(runs[row["run"]], attribute).append(row)

@@ -126,6 +126,24 @@ def phase_table(phases: dict[str, float], wall: float | None) -> TextTable:
                      f"wall {duration(wall)}; rank 0's phases inside Ray Train's fit")
 
 
+def kept_checkpoints(run: RunTables) -> str:
+    """Which epochs' checkpoints the run kept, and what each is for."""
+    from lib.inference.model import model_epoch
+    from lib.train.checkpoint import kept_epochs
+
+    epochs = sorted(kept_epochs(run.location)) if run.location else []
+    if not epochs:
+        return "none"
+    model = model_epoch(run.job, run.config, run.selection, run.evals, run.epochs)
+    latest = max(e["epoch"] for e in run.epochs) if run.epochs else None
+    roles = {e: [] for e in epochs}
+    if model is not None and model[0] in roles:
+        roles[model[0]].append(f"the model: {model[1]}")
+    if latest in roles:
+        roles[latest].append("latest")
+    return ", ".join(f"{e}" + (f" ({'; '.join(roles[e])})" if roles[e] else "") for e in epochs)
+
+
 def run_detail(run: RunTables, rule: str) -> list[TextTable]:
     record = run.record or {}
     pick = run.picked(rule) or {}
@@ -137,7 +155,8 @@ def run_detail(run: RunTables, rule: str) -> list[TextTable]:
              ("wall", duration(record.get("wall_seconds"))),
              ("workers x replicas", f"{record.get('workers')} x {record.get('replicas')}"),
              ("git commit", str(record.get("git_commit"))),
-             ("reported epoch", f"{picked} ({pick.get('rule')})")]
+             ("reported epoch", f"{picked} ({pick.get('rule')})"),
+             ("kept checkpoints", kept_checkpoints(run))]
     tables = [TextTable(f"Run {run.name}", ["", ""], [list(p) for p in about])]
     if record.get("phases"):
         tables.append(phase_table(dict(record["phases"]), record.get("wall_seconds")))
@@ -177,6 +196,13 @@ def run_detail(run: RunTables, rule: str) -> list[TextTable]:
             tables.append(TextTable(
                 f"Confusion, {split} ({e['dataset']}), epoch {picked}", ["true \\ predicted", *short],
                 [[c, *map(str, counts)] for c, counts in zip(e["class_names"], e["confusion"])]))
+    if run.evaluations:
+        tables.append(TextTable(
+            "Evaluations (raydapt evaluate)", ["evaluated", "epoch", "model", "dataset",
+                                                "images", "accuracy"],
+            [[str(e["evaluated"]), str(e["epoch"]), e["model"], e["dataset"],
+              str(e["num_examples"]), percent(e["accuracy"])]
+             for e in sorted(run.evaluations, key=lambda e: e["evaluated"])]))
     tables.append(TextTable("Config", ["field", "value"], [list(p) for p in
                                                            _flatten(run.config)]))
     return tables

@@ -34,6 +34,14 @@ def saved(model, optimizer, epoch: int, extra: dict | None = None):
         yield Checkpoint.from_directory(path)
 
 
+def describing(plan) -> dict:
+    """What a checkpoint says of the model beyond its weights, so an export needs nothing
+    else: the images it takes and the class names its outputs stand for (a TrainPlan's or
+    an AdaptPlan's)."""
+    model = getattr(plan, "model", None) or plan.network
+    return {"image_shape": list(model.native_shape), "class_names": list(plan.class_names)}
+
+
 def restore(checkpoint, model, optimizer=None) -> dict:
     """Load weights (and optimizer state when given) from a checkpoint; its meta."""
     with checkpoint.as_directory() as path:
@@ -92,17 +100,39 @@ def take_shared_weights(checkpoint, model) -> int:
     return taken
 
 
-def latest_in_run(run_dir: str):
-    """The newest checkpoint Ray Train kept under a run directory, or None."""
+def _checkpoint_dirs(run_dir: str) -> tuple:
+    """(filesystem, the checkpoint directories Ray Train kept, oldest first)."""
     import pyarrow.fs as pafs
-    from ray.train import Checkpoint
 
     from lib.data.layout import filesystem_for
 
     fs, root = filesystem_for(run_dir)
     dirs = [i for i in fs.get_file_info(pafs.FileSelector(root, allow_not_found=True))
             if i.type == pafs.FileType.Directory and i.base_name.startswith("checkpoint_")]
-    if not dirs:
-        return None
-    newest = max(dirs, key=lambda i: i.base_name)  # names are timestamps
-    return Checkpoint(path=newest.path, filesystem=fs)
+    return fs, [i.path for i in sorted(dirs, key=lambda i: i.base_name)]  # names: timestamps
+
+
+def latest_in_run(run_dir: str):
+    """The newest checkpoint Ray Train kept under a run directory, or None."""
+    from ray.train import Checkpoint
+
+    fs, dirs = _checkpoint_dirs(run_dir)
+    return Checkpoint(path=dirs[-1], filesystem=fs) if dirs else None
+
+
+def kept_epochs(run_dir: str) -> dict[int, str]:
+    """{epoch: checkpoint directory} of every checkpoint kept under a run directory (a
+    resumed epoch's newer checkpoint wins). Reads only their meta files: no Ray."""
+    from lib.data.layout import read_json
+
+    fs, dirs = _checkpoint_dirs(run_dir)
+    return {read_json(fs, f"{path}/{META}")["epoch"]: path for path in dirs}
+
+
+def kept_in_run(run_dir: str) -> dict:
+    """{epoch: ray.train.Checkpoint} of kept_epochs."""
+    from ray.train import Checkpoint
+
+    fs, _ = _checkpoint_dirs(run_dir)
+    return {epoch: Checkpoint(path=path, filesystem=fs)
+            for epoch, path in kept_epochs(run_dir).items()}

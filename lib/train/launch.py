@@ -262,11 +262,13 @@ def with_cpus(scaling):
 
 
 def fit(worker_fn, loop_config: dict, datasets: dict, split: list[str], scaling, run_name: str,
-        storage: str, failure=None, phases=None):
+        storage: str, failure=None, phases=None, keep: tuple[str, str] | None = None):
     """Run a worker loop under Ray Train (lib/train/backend.py); a run with the same
     (storage, name) resumes from its latest checkpoint (Ray Train V2's restoration).
     `datasets`: Ray Datasets by name (none when the workers read cached features
     themselves), those named in `split` split across the workers.
+    `keep`: (reported metric, "max" or "min") the checkpoints kept are the best by, besides
+    the latest (Ray Train always keeps that one); None: the latest ones.
     Without `failure` (benchmarks) Ray Train's defaults apply: no retries, no checkpoints
     kept."""
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
@@ -297,8 +299,10 @@ def fit(worker_fn, loop_config: dict, datasets: dict, split: list[str], scaling,
         run_config=RunConfig(
             name=run_name, storage_path=storage,
             failure_config=FailureConfig(max_failures=failure.max_failures) if failure else None,
-            checkpoint_config=CheckpointConfig(num_to_keep=failure.checkpoints_to_keep)
-            if failure else None,
+            checkpoint_config=CheckpointConfig(
+                num_to_keep=failure.checkpoints_to_keep,
+                checkpoint_score_attribute=keep[0] if keep else None,
+                checkpoint_score_order=keep[1] if keep else "max") if failure else None,
             worker_runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2"}},
         ),
     )

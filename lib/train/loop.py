@@ -201,7 +201,8 @@ def train_worker(config: dict) -> None:
                 store.write("epochs", [epoch_row], epoch=epoch)
                 if evals:
                     store.write("evals", evals, epoch=epoch)
-                with checkpoint.saved(model, optimizer, epoch) as saved:
+                with checkpoint.saved(model, optimizer, epoch,
+                                      checkpoint.describing(plan)) as saved:
                     ray.train.report(metrics, checkpoint=saved)
         else:
             ray.train.report(metrics, checkpoint=None)

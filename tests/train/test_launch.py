@@ -41,3 +41,36 @@ def test_sigterm_during_a_run_records_it_stopped_and_exits_143(tmp_path, ray_loc
     (record,) = store.read("runs").to_pylist()
     assert (record["status"], record["message"]) == ("stopped", str(stopped.value))
     assert signal.getsignal(signal.SIGTERM) is before  # the previous handler is put back
+
+
+def _scored_epochs(config):
+    """A worker that reports a checkpoint per epoch with made-up scores (no TensorFlow)."""
+    import tempfile
+
+    import ray.train
+
+    from lib.train.checkpoint import META
+
+    for epoch, score in enumerate(config["scores"]):
+        with tempfile.TemporaryDirectory() as path:
+            with open(os.path.join(path, META), "w") as f:
+                f.write(f'{{"epoch": {epoch}}}')
+            ray.train.report({"score": score},
+                             checkpoint=ray.train.Checkpoint.from_directory(path))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("order", "kept"), [("max", {2, 4}), ("min", {3, 4})])
+def test_fit_keeps_the_best_epoch_by_its_rule_ties_to_the_later_and_the_latest(
+        tmp_path, ray_local, order, kept):
+    from lib.config import FailureOptions, ScalingOptions
+    from lib.train.checkpoint import kept_epochs
+    from lib.train.launch import fit
+
+    # Two epochs tie at the best score (max: 1 and 2; min: 1 and 3): selection (lib/adapt/selection.py) takes the
+    # later, so Ray Train must keep that one; epoch 4 is the latest (--resume's).
+    scores = [0.5, 0.9, 0.9, 0.1, 0.2] if order == "max" else [0.5, 0.1, 0.4, 0.1, 0.6]
+    fit(_scored_epochs, {"scores": scores}, {}, [], ScalingOptions(workers=1, cpus_per_worker=1),
+        f"keep-{order}", str(tmp_path), FailureOptions(checkpoints_to_keep=1),
+        keep=("score", order))
+    assert set(kept_epochs(str(tmp_path / f"keep-{order}"))) == kept

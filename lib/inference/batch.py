@@ -1,0 +1,53 @@
+"""A model over a dataset: Ray Data reads and decodes the images, a pool of actors each
+loads the model once and turns batches of pixels into probabilities; the driver sees
+only ids, labels and probabilities, however large the data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from lib.data.columns import column_to_images
+
+BATCH = 256
+
+
+class Scorer:
+    """One Ray Data actor: the model, loaded once (lib/inference/model.open_model)."""
+
+    def __init__(self, location: str, epoch: str, shape):
+        from lib.inference.model import open_model
+
+        self.model = open_model(location, epoch)
+        self.shape = tuple(shape)
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        probabilities = self.model.probabilities(column_to_images(batch.column("image"),
+                                                                  self.shape))
+        width = probabilities.shape[1]
+        flat = pa.array(probabilities.astype(np.float32).reshape(-1))
+        return pa.table({"example_id": batch.column("example_id"),
+                         "label": batch.column("label"),
+                         "probabilities": pa.FixedSizeListArray.from_arrays(flat, width)})
+
+
+def score(location: str, epoch: str, plan, actors: int) -> tuple[np.ndarray, np.ndarray,
+                                                                  np.ndarray]:
+    """(example ids, labels, probabilities) of every image `plan` (an ImagePlan) names,
+    by example id."""
+    import ray
+
+    ds, shape = plan.load()
+    scored = ds.map_batches(Scorer, fn_constructor_args=(location, epoch, shape),
+                            batch_size=BATCH, batch_format="pyarrow",
+                            compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=1)
+    parts = [ray.get(ref) for ref in scored.to_arrow_refs()]
+    table = pa.concat_tables(parts) if parts else None
+    if table is None or not len(table):
+        return np.array([], dtype=object), np.array([], np.int64), np.zeros((0, 0), np.float32)
+    table = table.sort_by("example_id")  # blocks finish in any order: one fixed order
+    width = table.column("probabilities").type.list_size
+    probabilities = table.column("probabilities").combine_chunks().flatten().to_numpy()
+    return (np.asarray(table.column("example_id").to_pylist(), dtype=object),
+            table.column("label").to_numpy().astype(np.int64),
+            probabilities.reshape(-1, width))

@@ -1,0 +1,308 @@
+"""A run's model for inference: one kept epoch's weights in a Keras model that takes RGB
+pixels (0-255, the images' own size) and gives class probabilities.
+
+The model is the training network rebuilt on images (a run that trained on cached
+features checkpoints only the blocks that train: the frozen ones come from its
+--weights, as the cache's did), with every checkpoint weight loaded by name. Caffe
+preprocessing is a layer of the model (a fixed Dense over the channels: BGR order,
+ImageNet means off, exact in float32), so the model needs no raydapt to be used.
+An adapt run's model normalises with the target domain's BatchNorm: it is the model the
+run adapted to the target.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lib.errors import DataError, NoInputError, UsageError
+
+EPOCH_RULES = ("selected", "last")
+
+
+@dataclass(frozen=True)
+class RunEpoch:
+    """One kept epoch of one run, and what the run says of itself."""
+
+    location: str           # the run's directory
+    config: dict            # its config.json
+    job: str                # finetune or adapt
+    epoch: int
+    rule: str               # how the epoch was named: "selected (source_val)", "last", "asked"
+    checkpoint: object      # ray.train.Checkpoint
+    meta: dict              # the checkpoint's meta.json: image_shape, class_names...
+
+    @property
+    def name(self) -> str:
+        return self.location.rstrip("/").rpartition("/")[2]
+
+    def identity(self) -> dict:
+        """The run's identity row (RunIdentity.row()), as its own tables have it."""
+        from lib.adapt.methods import method_class
+        from lib.config import AdaptConfig, FinetuneConfig, config_from_dict
+        from lib.train.launch import identify
+
+        if self.job == "adapt":
+            config = config_from_dict(AdaptConfig, self.config)
+            method = method_class(config.adapt.method)
+            return identify(config, "adapt", method.name, method.reads_target_labels).row()
+        return identify(config_from_dict(FinetuneConfig, self.config), "finetune", "finetune",
+                        False).row()
+
+    def metadata(self) -> dict:
+        """What travels with an export: enough to use it and to trace it to its run."""
+        return {"format": "raydapt-model/1", "identity": self.identity(),
+                "run_location": self.location, "epoch": self.epoch, "epoch_rule": self.rule,
+                "class_names": list(self.meta["class_names"]),
+                "image_shape": list(self.meta["image_shape"]),
+                "image_size": self.config["data"]["image_size"],
+                "input": "RGB pixel values 0-255 (uint8 or float), the image shape above",
+                "output": "class probabilities, in class_names order",
+                "domain": "target" if self.job == "adapt" else None,
+                "precision": self.config["optim"]["precision"]}
+
+
+def open_run(location: str) -> tuple[str, dict, str]:
+    """(location, config, job) of a run directory, or one line saying why it is not one."""
+    import pyarrow.fs as pafs
+
+    from lib.data.layout import filesystem_for, read_json
+
+    fs, root = filesystem_for(location)
+    if fs.get_file_info(root).type == pafs.FileType.NotFound:
+        raise NoInputError(f"no run at {location}")
+    path = f"{root.rstrip('/')}/config.json"
+    if fs.get_file_info(path).type != pafs.FileType.File:
+        raise NoInputError(f"{location} is not a run directory (no config.json)")
+    config = read_json(fs, path, required=("run", "optim", "model"))
+    return location.rstrip("/"), config, "adapt" if "adapt" in config else "finetune"
+
+
+def selected_epoch(location: str, config: dict, job: str) -> tuple[int, str]:
+    """model_epoch of a run directory's tables."""
+    from lib.metrics.store import MetricsStore
+
+    storage, _, run = location.rpartition("/")
+    store = MetricsStore(storage or ".", run)
+    picked = model_epoch(job, config, store.read("selection").to_pylist(),
+                         store.read("evals").to_pylist(), store.read("epochs").to_pylist())
+    if picked is None:
+        raise NoInputError(f"run {run} has no selected epoch (not completed?): name one with "
+                           f"--epoch")
+    return picked
+
+
+def model_epoch(job: str, config: dict, selection: list[dict], evals: list[dict],
+                epochs: list[dict]) -> tuple[int, str] | None:
+    """(epoch, rule) of a run's model, from its tables: adapt, the epoch its --select-by
+    criterion picked (the selection table); finetune, its best --val accuracy (the later
+    epoch of a tie, as Ray Train keeps it), or its last without --val. None before the
+    run has it."""
+    if job == "adapt":
+        rule = config.get("adapt", {}).get("select_by", "source_val")
+        picks = {r["criterion"]: r["epoch"] for r in selection}
+        return (picks[rule], f"selected ({rule})") if rule in picks else None
+    val = [r for r in evals if r["split"] == "val"]
+    if val:
+        best = max(val, key=lambda r: (r["accuracy"], r["epoch"]))
+        return best["epoch"], "selected (val accuracy)"
+    return (max(r["epoch"] for r in epochs), "last") if epochs else None
+
+
+def last_epoch(store, run: str) -> int:
+    epochs = store.read("epochs").column("epoch").to_pylist()
+    if not epochs:
+        raise NoInputError(f"run {run} has no finished epoch")
+    return max(epochs)
+
+
+def parse_epoch(text: str) -> str | int:
+    if text in EPOCH_RULES:
+        return text
+    if text.isdigit():
+        return int(text)
+    raise UsageError(f"--epoch {text!r}: use selected, last or an epoch number")
+
+
+def run_epoch(location: str, wanted: str = "selected") -> RunEpoch:
+    """The kept checkpoint of the epoch `wanted` names (selected, last or N)."""
+    from lib.data.layout import read_json
+    from lib.metrics.store import MetricsStore
+    from lib.train.checkpoint import META, kept_in_run
+
+    location, config, job = open_run(location)
+    wanted = parse_epoch(wanted) if isinstance(wanted, str) else wanted
+    storage, _, run = location.rpartition("/")
+    if wanted == "selected":
+        epoch, rule = selected_epoch(location, config, job)
+    elif wanted == "last":
+        epoch, rule = last_epoch(MetricsStore(storage or ".", run), run), "last"
+    else:
+        epoch, rule = wanted, "asked"
+    kept = kept_in_run(location)
+    if epoch not in kept:
+        listed = ", ".join(str(e) for e in sorted(kept)) or "none"
+        raise NoInputError(f"epoch {epoch} of run {run} ({rule}) was not kept: its kept "
+                           f"epochs are {listed}")
+    checkpoint = kept[epoch]
+    with checkpoint.as_directory() as path:
+        import pyarrow.fs as pafs
+
+        meta = read_json(pafs.LocalFileSystem(), f"{path}/{META}")
+    if "class_names" not in meta:
+        raise DataError(f"run {run}'s checkpoint of epoch {epoch} was written before raydapt "
+                        f"kept its classes and image shape: re-run it to export")
+    return RunEpoch(location, config, job, epoch, rule, checkpoint, meta)
+
+
+def _caffe_layer():
+    """RGB 0-255 -> caffe input (BGR, ImageNet means off), as lib/data/feed.caffe_preprocess:
+    a Dense over the channels with a permutation kernel, so every product is by 0 or 1
+    (exact) and the bias adds -mean exactly as a subtraction would."""
+    import keras
+
+    from lib.data.feed import CAFFE_BGR_MEAN
+
+    layer = keras.layers.Dense(3, trainable=False, name="caffe_preprocess", dtype="float32")
+    layer.build((None, 3))
+    layer.set_weights([np.eye(3, dtype=np.float32)[::-1], -CAFFE_BGR_MEAN])
+    return layer
+
+
+def _load_by_name(model, checkpoint, frozen_from_weights: set[str], run: str) -> None:
+    """Every weight the checkpoint holds goes into `model` by name; what it lacks must be
+    a frozen backbone weight, which the model already has from --weights."""
+    from lib.train.checkpoint import named_weights
+
+    saved = named_weights(checkpoint)
+    own = {w.path: w for w in model.weights}
+    homeless = sorted(set(saved) - set(own))
+    if homeless:
+        raise DataError(f"run {run}: checkpoint weight {homeless[0]} has no place in the "
+                        f"model rebuilt from its config ({len(homeless)} such)")
+    missing = sorted(name for name in own if name not in saved
+                     and name not in frozen_from_weights)
+    if missing:
+        raise DataError(f"run {run}: weight {missing[0]} is in neither the checkpoint nor the "
+                        f"run's --weights ({len(missing)} such)")
+    for name, value in saved.items():
+        if tuple(value.shape) != tuple(own[name].shape):
+            raise DataError(f"run {run}: weight {name} is {tuple(value.shape)} in the "
+                            f"checkpoint, {tuple(own[name].shape)} in the model")
+        own[name].assign(value)
+
+
+def _frozen_names(backbone, top_blocks: int, weights: str) -> set[str]:
+    """The backbone weights a cached run never checkpointed: its frozen blocks'. From
+    random weights (--weights none) they cannot be had again."""
+    from lib.models import BLOCKS
+
+    vgg = backbone.get_layer("vgg16")
+    present = [b for b in BLOCKS if any(layer.name.startswith(b) for layer in vgg.layers)]
+    training = set(present[len(present) - top_blocks:]) if top_blocks else set()
+    frozen = {w.path for layer in vgg.layers if layer.name.split("_")[0] not in training
+              for w in layer.weights}
+    return frozen if weights != "none" else set()
+
+
+def build(run: RunEpoch):
+    """The Keras model of `run`'s epoch: pixels -> probabilities."""
+    import keras
+
+    from lib.models import parse_trainable
+
+    cfg, meta = run.config, run.meta
+    policy = keras.mixed_precision.global_policy()
+    if cfg["optim"]["precision"] == "bf16":
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        top_blocks = parse_trainable(cfg["model"]["trainable"])
+        image_shape = tuple(meta["image_shape"])
+        classes = len(meta["class_names"])
+        pixels = keras.Input(shape=image_shape, name="pixels")
+        x = _caffe_layer()(pixels)
+        build_networks = _adapt_networks if run.job == "adapt" else _finetune_network
+        trained, backbone, path = build_networks(cfg, image_shape, top_blocks, classes)
+        _load_by_name(trained, run.checkpoint,
+                      _frozen_names(backbone, top_blocks, cfg["model"]["weights"]), run.name)
+        logits = path(x)  # after the load: a merged BatchNorm copies loaded weights
+        probabilities = keras.layers.Softmax(name="probabilities", dtype="float32")(logits)
+        return keras.Model(pixels, probabilities, name=f"raydapt_{run.job}")
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+
+
+def _finetune_network(cfg: dict, image_shape, top_blocks: int, classes: int):
+    """(the run's model on images, what holds its vgg16, the path of an image through it)."""
+    from lib.train.loop import ModelPlan, build_model
+
+    model = build_model(ModelPlan(cfg["model"]["weights"], image_shape, cfg["data"]["image_size"],
+                                  cfg["model"]["feature_layer"], top_blocks, classes))
+    return model, model, model  # the classifier holds the backbone's vgg16 itself
+
+
+def _adapt_networks(cfg: dict, image_shape, top_blocks: int, classes: int):
+    """(the run's networks on images, its method's too: their weights are in the
+    checkpoint; the backbone; the path of a target image through them)."""
+    import keras
+
+    from lib.adapt.methods import get_method
+    from lib.adapt.networks import NetworkPlan, Networks
+
+    adapt = cfg["adapt"]
+    method = get_method(adapt["method"], adapt["method_opt"])
+    nets = Networks(NetworkPlan(cfg["model"]["weights"], image_shape, cfg["data"]["image_size"],
+                                cfg["model"]["feature_layer"], top_blocks, classes,
+                                adapt["bottleneck"], adapt["domain_norm"]), method)
+
+    def target_path(x):
+        h = nets.bottleneck(nets.backbone(x))
+        return nets.label_head(keras.layers.ReLU()(_target_norm(nets)(h)))
+
+    return nets.whole, nets.backbone, target_path
+
+
+def _target_norm(nets):
+    """The target domain's BatchNorm as one Keras layer. "statistics" normalises with the
+    target's statistics and the source's scale and shift (two layers in training): here
+    one BatchNormalization holding those four."""
+    import keras
+
+    if nets.mode != "statistics":
+        return nets.norms["target"]
+    source, target = nets.norms["source"], nets.norms["target"]
+    merged = keras.layers.BatchNormalization(epsilon=target.epsilon,
+                                             name="bottleneck_norm_target_export")
+    merged.build((None, source.gamma.shape[0]))
+    merged.set_weights([source.gamma.numpy(), source.beta.numpy(),
+                        target.moving_mean.numpy(), target.moving_variance.numpy()])
+    return merged
+
+
+class RunModel:
+    """A run's kept epoch as a model in this process: `metadata`, `probabilities(images)`."""
+
+    def __init__(self, run: RunEpoch):
+        self.run, self.metadata, self._model = run, run.metadata(), None
+
+    def probabilities(self, images: np.ndarray) -> np.ndarray:
+        if self._model is None:
+            self._model = build(self.run)
+        return self._model(images.astype(np.float32), training=False).numpy()
+
+
+def open_model(location: str, epoch: str = "selected"):
+    """A run directory's epoch (RunModel) or an exported model file (files.ModelFile)."""
+    import os
+
+    from lib.inference.files import ModelFile, kind_of
+
+    if "://" not in location and not os.path.exists(location):
+        raise NoInputError(f"no run or model at {location}")
+    if kind_of(location) == "run" or "://" in location:
+        return RunModel(run_epoch(location, epoch))
+    if epoch != "selected":
+        raise UsageError(f"--epoch {epoch}: an exported model has one epoch; --epoch is for "
+                         f"runs")
+    return ModelFile(location)
