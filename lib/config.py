@@ -521,6 +521,8 @@ class ExportConfig:
                                   "(TensorFlow Serving: a `serve` signature taking uint8 "
                                   "images).", check=_one_of("--format", ("keras", "saved_model")))
     overwrite: bool = option(False, "Replace --out if it exists.")
+    verbose: bool = option(False, "Also print TensorFlow's own output on the console (it "
+                                  "always goes to the run's logs/driver.log).")
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,8 @@ def evaluate(config: EvaluateConfig) -> dict:
         check_same_classes(tuple(meta["class_names"]), plan.class_names)
     except DataError:
         raise DataError(f"--data {config.data.data} has classes {', '.join(plan.class_names)}; "
-                        f"the model's are {', '.join(meta['class_names'])} (pick them with "
-                        f"--classes)") from None
+                        f"the model's are {', '.join(meta['class_names'])}"
+                        + ("" if config.data.classes else " (pick them with --classes)")) from None
     plan.preflight()
     dataset = config.data.data + (f" [{config.data.target_shift}]" if config.data.target_shift
                                   else "")

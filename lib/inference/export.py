@@ -6,6 +6,7 @@ import os
 import shutil
 
 from lib.config import ExportConfig
+from lib.console import captured
 from lib.errors import OutputError
 from lib.inference.files import write_keras, write_saved_model
 from lib.inference.model import build, run_epoch
@@ -19,20 +20,22 @@ def export(config: ExportConfig) -> dict:
     if os.path.lexists(out) and not config.overwrite:
         raise OutputError(f"--out {out} exists; pass --overwrite to replace it")
     run = run_epoch(config.run, config.epoch)  # an epoch not kept fails here, nothing written
-    model = build(run)
     metadata = run.metadata()
     # Written beside its final name, then renamed: a failed export leaves nothing behind.
     tmp = os.path.join(os.path.dirname(os.path.abspath(out)),
                        f".{os.path.basename(out)}.{os.getpid()}.tmp" +
                        (".keras" if config.format == "keras" else ""))
-    try:
-        (write_keras if config.format == "keras" else write_saved_model)(model, metadata, tmp)
-        if os.path.lexists(out):
-            shutil.rmtree(out) if os.path.isdir(out) else os.remove(out)
-        os.replace(tmp, out)
-    finally:
-        if os.path.lexists(tmp):
-            shutil.rmtree(tmp) if os.path.isdir(tmp) else os.remove(tmp)
+    with captured(f"{run.location}/logs", config.verbose):  # TensorFlow's own lines
+        try:
+            model = build(run)
+            (write_keras if config.format == "keras" else write_saved_model)(model, metadata,
+                                                                              tmp)
+            if os.path.lexists(out):
+                shutil.rmtree(out) if os.path.isdir(out) else os.remove(out)
+            os.replace(tmp, out)
+        finally:
+            if os.path.lexists(tmp):
+                shutil.rmtree(tmp) if os.path.isdir(tmp) else os.remove(tmp)
     print(f"exported {run.name} epoch {run.epoch} ({run.rule}) as {config.format}: {out}; "
           f"{len(metadata['class_names'])} classes, input {'x'.join(map(str, metadata['image_shape']))}"
           f" RGB 0-255")

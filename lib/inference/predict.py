@@ -29,7 +29,8 @@ def predict(config: PredictConfig) -> pa.Table:
     logs = tempfile.mkdtemp(prefix="raydapt-predict-")
     with captured(logs, config.inference.verbose) as (console, log):
         console.line(f"predict {config.model} (run {meta['identity']['run']}, epoch "
-                     f"{meta['epoch']}) on {plan.num_rows:,} images of {config.data.data}; "
+                     f"{meta['epoch']}) on {plan.num_rows:,} images of {config.data.data}"
+                     + (f" [{config.data.target_shift}]" if config.data.target_shift else "") + "; "
                      f"Ray's output in {log}")
         connected = init_ray(config.inference.address)
         try:
