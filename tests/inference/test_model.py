@@ -48,7 +48,7 @@ def randomised(model, rng):
         if w.path.endswith("moving_variance"):
             w.assign(rng.uniform(0.5, 2.0, shape).astype(np.float32))
         elif "conv" not in w.path:  # the backbone stays the --weights' (hed)
-            w.assign((np.asarray(w) + rng.normal(0, 0.3, shape)).astype(np.float32))
+            w.assign((w.numpy() + rng.normal(0, 0.3, shape)).astype(np.float32))
 
 
 def write_run(root, config, model, epoch: int, image_shape=(32, 32, 3)):
