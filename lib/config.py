@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lib.adapt.selection import CRITERIA
+from lib.adapt.selection import CRITERIA, KEPT_BY
 from lib.options import REQUIRED, group, option
 
 
@@ -241,15 +241,9 @@ def experiment_key(config: dict, *also_ignore: tuple[str, ...]) -> str:
 
 def config_hash(config) -> str:
     import dataclasses
-
-    return config_hash_of(dataclasses.asdict(config))
-
-
-def config_hash_of(saved: dict) -> str:
-    """config_hash of a config as saved (a run's config.json)."""
     import hashlib
 
-    return hashlib.sha256(experiment_key(saved).encode()).hexdigest()[:12]
+    return hashlib.sha256(experiment_key(dataclasses.asdict(config)).encode()).hexdigest()[:12]
 
 
 def config_from_dict(cls, data: dict):
@@ -308,7 +302,7 @@ class BenchConfig:
 
 DOMAIN_NORMS = ("auto", "separate", "shared", "statistics")
 # The label-free criteria a run can keep its model's epoch by (lib/adapt/selection.py).
-KEEPING_CRITERIA = tuple(c for c in CRITERIA if c != "oracle_target_test")
+KEEPING_CRITERIA = tuple(KEPT_BY)
 
 
 def _check_method(text: str) -> None:
@@ -499,8 +493,13 @@ class ListConfig:
 
 
 def _check_epoch(text: str) -> None:
-    if text not in ("selected", "last") and not text.isdigit():
-        raise ValueError(f"--epoch {text!r}: use selected, last or an epoch number")
+    from lib.errors import UsageError
+    from lib.inference.epochs import parse_epoch
+
+    try:
+        parse_epoch(text)
+    except UsageError as e:
+        raise ValueError(str(e)) from None
 
 
 _EPOCH_HELP = ("Which kept epoch: selected (adapt: its --select-by criterion's; finetune: "

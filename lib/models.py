@@ -144,11 +144,16 @@ def backbone_tail(weights: str, cached_shape, image_size: int, feature_layer: st
     return tail
 
 
+def trainable_blocks(vgg, top_blocks: int) -> set[str]:
+    """The names of the last `top_blocks` conv blocks the "vgg16" model holds."""
+    present = [b for b in BLOCKS if any(layer.name.startswith(b) for layer in vgg.layers)]
+    return set(present[len(present) - top_blocks:]) if top_blocks else set()
+
+
 def set_trainable(extractor, top_blocks: int) -> None:
     """Freeze all but the last `top_blocks` conv blocks before the feature cut."""
     vgg = extractor.get_layer("vgg16")
-    present = [b for b in BLOCKS if any(layer.name.startswith(b) for layer in vgg.layers)]
-    trainable = set(present[len(present) - top_blocks:]) if top_blocks else set()
+    trainable = trainable_blocks(vgg, top_blocks)
     for layer in vgg.layers:
         layer.trainable = layer.name.split("_")[0] in trainable
     vgg.trainable = bool(trainable)

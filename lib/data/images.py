@@ -57,6 +57,10 @@ class ImagePlan:
         """Fail on bad input now, on the driver, before Ray or any output is touched."""
         self.source.preflight(self.indices)
 
+    def image_shape(self) -> tuple[int, int, int]:
+        """The rows' (height, width, channels) without Ray (a folder is decoded for it)."""
+        return tuple(self.source.image_shape(self.indices))
+
     def load(self):
         """The selected rows as a lazy Ray Dataset with `columns.SCHEMA`, and the image shape."""
         ds, shape = self.source.read(self.indices)

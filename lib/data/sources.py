@@ -102,6 +102,11 @@ class FolderSource:
                            np.stack([pixels for pixels, _ in decoded]))
         self._decoded = (key, table, shape)
 
+    def image_shape(self, indices: np.ndarray) -> tuple[int, int, int]:
+        """The rows' (height, width, channels): decoded and checked first."""
+        self.preflight(indices)
+        return self._decoded[2]
+
     def read(self, indices: np.ndarray):
         import ray
 
@@ -166,6 +171,9 @@ class ArraySource:
     def fingerprint(self) -> str:
         stats = [(f, os.path.getsize(f), os.stat(f).st_mtime_ns) for f in self.files]
         return _hash(str(self.uri), stats)
+
+    def image_shape(self, indices: np.ndarray) -> tuple[int, int, int]:
+        return tuple(self.images.shape[1:])
 
     def read(self, indices: np.ndarray):
         import ray
@@ -272,6 +280,9 @@ class ParquetSource:
 
     def fingerprint(self) -> str:
         return self.manifest["content_checksum"]
+
+    def image_shape(self, indices: np.ndarray) -> tuple[int, int, int]:
+        return tuple(self.manifest["image_shape"])
 
     def read(self, indices: np.ndarray):
         import ray

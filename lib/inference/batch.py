@@ -4,6 +4,9 @@ only ids, labels and probabilities, however large the data."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+
 import numpy as np
 import pyarrow as pa
 
@@ -51,3 +54,28 @@ def score(location: str, epoch: str, plan, actors: int) -> tuple[np.ndarray, np.
     return (np.asarray(table.column("example_id").to_pylist(), dtype=object),
             table.column("label").to_numpy().astype(np.int64),
             probabilities.reshape(-1, width))
+
+
+def scored(model, location: str, plan, inference, header: str, log_dir: str | None = None):
+    """score() with the console of a job: a header, Ray's and TensorFlow's output in
+    `<log_dir>/driver.log` (a temporary directory when None, removed once done), Ray
+    connected or started and stopped again. `model`: open_model's of `location`; the
+    actors open the same epoch."""
+    from lib.console import captured
+    from lib.runtime import init_ray
+
+    temporary = log_dir is None
+    log_dir = log_dir or tempfile.mkdtemp(prefix="raydapt-")
+    with captured(log_dir, inference.verbose) as (console, log):
+        console.line(f"{header}; Ray's output in {log}")
+        connected = init_ray(inference.address)
+        try:
+            result = score(location, model.epoch_asked(), plan, inference.actors)
+        finally:
+            if connected:
+                import ray
+
+                ray.shutdown()
+    if temporary:  # kept when scoring failed: the header named it
+        shutil.rmtree(log_dir, ignore_errors=True)
+    return result

@@ -5,19 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
-import tempfile
 
 import numpy as np
 
 from lib.config import EvaluateConfig
-from lib.console import captured
-from lib.data.classes import check_same_classes
-from lib.errors import DataError
-from lib.inference.batch import score
+from lib.inference.batch import scored
+from lib.inference.epochs import run_of
 from lib.inference.model import open_model
-from lib.inference.plans import data_plan
-from lib.runtime import init_ray
+from lib.inference.plans import data_plan, described
 from lib.train.steps import score_logits
 
 
@@ -25,47 +20,32 @@ def evaluate(config: EvaluateConfig) -> dict:
     """Score the model; return the evaluations row."""
     model = open_model(config.model, config.epoch)
     meta = model.metadata
-    plan = data_plan(config.data, meta["image_size"])
-    try:
-        check_same_classes(tuple(meta["class_names"]), plan.class_names)
-    except DataError:
-        raise DataError(f"--data {config.data.data} has classes {', '.join(plan.class_names)}; "
-                        f"the model's are {', '.join(meta['class_names'])}"
-                        + ("" if config.data.classes else " (pick them with --classes)")) from None
-    plan.preflight()
-    dataset = config.data.data + (f" [{config.data.target_shift}]" if config.data.target_shift
-                                  else "")
-    run_dir = meta["run_location"] if os.path.isdir(meta["run_location"]) else None
-    logs = f"{run_dir}/logs" if run_dir else tempfile.mkdtemp(prefix="raydapt-evaluate-")
-    with captured(logs, config.inference.verbose) as (console, log):
-        console.line(f"evaluate {config.model} (run {meta['identity']['run']}, epoch "
-                     f"{meta['epoch']}, {meta['epoch_rule']}) on {plan.num_rows:,} images of "
-                     f"{dataset}; Ray's output in {log}")
-        connected = init_ray(config.inference.address)
-        try:
-            _, labels, probabilities = score(config.model, config.epoch, plan,
-                                             config.inference.actors)
-        finally:
-            if connected:
-                import ray
-
-                ray.shutdown()
+    plan = data_plan(config.data, meta, same_classes=True)
+    dataset = described(config.data)
+    run_dir = model.run.location if model.kind == "run" else run_of(meta)
+    _, labels, probabilities = scored(
+        model, config.model, plan, config.inference,
+        f"evaluate {config.model} (run {meta['identity']['run']}, epoch {meta['epoch']}, "
+        f"{meta['epoch_rule']}) on {plan.num_rows:,} images of {dataset}",
+        f"{run_dir}/logs" if run_dir else None)
     # log p as logits: their softmax is p again, so the loss is p's cross-entropy.
     result = score_logits(np.log(np.maximum(probabilities, 1e-30)), labels,
                           len(meta["class_names"]))
+    evaluated = model.run.location if model.kind == "run" else model.path
     row = meta["identity"] | result | {
-        "epoch": meta["epoch"], "model": config.model, "dataset": dataset,
+        "epoch": meta["epoch"], "model": evaluated, "dataset": dataset,
         "class_names": list(meta["class_names"]),
         "evaluated": dt.datetime.now(dt.UTC).replace(microsecond=0)}
+    written = None
     if run_dir:
         from lib.metrics.store import MetricsStore
 
         storage, _, run = run_dir.rpartition("/")
-        # The same model on the same data again replaces its row.
-        part = hashlib.sha256(f"{config.model}\0{meta['epoch']}\0{dataset}\0"
-                              f"{config.data}".encode()).hexdigest()[:12]
+        # The same model, epoch and images again replace their row.
+        part = hashlib.sha256(f"{evaluated}\0{meta['epoch']}\0{config.data}".encode()
+                              ).hexdigest()[:12]
         written = MetricsStore(storage, run).write("evaluations", [row], part=part)
-    print(report(row, written if run_dir else None))
+    print(report(row, written))
     return row
 
 

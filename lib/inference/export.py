@@ -8,8 +8,9 @@ import shutil
 from lib.config import ExportConfig
 from lib.console import captured
 from lib.errors import OutputError
-from lib.inference.files import write_keras, write_saved_model
-from lib.inference.model import build, run_epoch
+from lib.inference.epochs import run_epoch
+from lib.inference.files import kind_of, write_keras, write_saved_model
+from lib.inference.model import build
 
 
 def export(config: ExportConfig) -> dict:
@@ -17,8 +18,12 @@ def export(config: ExportConfig) -> dict:
     out = config.out
     if config.format == "keras" and not out.endswith(".keras"):
         raise OutputError(f"--out {out}: a Keras model file must end in .keras")
-    if os.path.lexists(out) and not config.overwrite:
-        raise OutputError(f"--out {out} exists; pass --overwrite to replace it")
+    if os.path.lexists(out):
+        if not config.overwrite:
+            raise OutputError(f"--out {out} exists; pass --overwrite to replace it")
+        if kind_of(out) != config.format:  # --overwrite replaces a model, nothing else
+            raise OutputError(f"--out {out} exists and is not a {config.format} model: not "
+                              f"replaced")
     run = run_epoch(config.run, config.epoch)  # an epoch not kept fails here, nothing written
     metadata = run.metadata()
     # Written beside its final name, then renamed: a failed export leaves nothing behind.

@@ -74,7 +74,7 @@ class ModelFile:
         if kind not in FORMATS:
             raise DataError(f"{path} is not a model raydapt exported (a .keras file or a "
                             f"SavedModel directory)")
-        self.path, self.kind = path, kind
+        self.path, self.kind = os.path.abspath(path), kind
         try:
             if kind == "keras":
                 with zipfile.ZipFile(path) as archive:
@@ -86,6 +86,9 @@ class ModelFile:
             raise DataError(f"{path} has no raydapt metadata ({METADATA}): not exported by "
                             f"raydapt export") from None
         self._model = None
+
+    def epoch_asked(self) -> str:
+        return "selected"  # a file holds one epoch
 
     def _load(self):
         if self._model is None:

@@ -1,16 +1,37 @@
-"""Which images evaluate and predict read, from their --data options."""
+"""Which images evaluate and predict read, from their --data options, checked against
+the model before anything is written."""
 
 from __future__ import annotations
 
-from lib.data.classes import parse_class_list
+from lib.data.classes import check_same_classes, parse_class_list
 from lib.data.images import ImagePlan, plan_images
 from lib.data.shifts import parse_shift
 from lib.data.uri import parse_uri
+from lib.errors import DataError
 
 
-def data_plan(data, image_size: int) -> ImagePlan:
-    """`data`: a config.ScoredData; `image_size` the model's (sources resize to it)."""
+def data_plan(data, metadata: dict, *, same_classes: bool) -> ImagePlan:
+    """`data`: a config.ScoredData; `metadata` the model's. The images must be of the
+    model's shape (sources resize to its image size); with `same_classes` their class list
+    must be the model's too. A folder is decoded and checked here."""
     shift = parse_shift(data.target_shift) if data.target_shift else None
-    return plan_images(parse_uri(data.data), shift, limit_per_class=data.limit_per_class,
+    plan = plan_images(parse_uri(data.data), shift, limit_per_class=data.limit_per_class,
                        classes=parse_class_list(data.classes), seed=data.shift_seed,
-                       image_size=image_size)
+                       image_size=metadata["image_size"])
+    if same_classes:
+        try:
+            check_same_classes(tuple(metadata["class_names"]), plan.class_names)
+        except DataError:
+            raise DataError(f"--data {data.data} has classes {', '.join(plan.class_names)}; "
+                            f"the model's are {', '.join(metadata['class_names'])}"
+                            + ("" if data.classes else " (pick them with --classes)")) from None
+    shape = plan.image_shape()
+    if list(shape) != list(metadata["image_shape"]):
+        raise DataError(f"--data {data.data}: images are {'x'.join(map(str, shape))}, the "
+                        f"model takes {'x'.join(map(str, metadata['image_shape']))}")
+    return plan
+
+
+def described(data) -> str:
+    """The data as the tables name a dataset: its URI, the shift in brackets."""
+    return data.data + (f" [{data.target_shift}]" if data.target_shift else "")

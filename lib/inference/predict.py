@@ -4,43 +4,31 @@ as one Parquet file."""
 from __future__ import annotations
 
 import os
-import tempfile
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lib.config import PredictConfig
-from lib.console import captured
 from lib.errors import OutputError
-from lib.inference.batch import score
+from lib.inference.batch import scored
 from lib.inference.model import open_model
-from lib.inference.plans import data_plan
-from lib.runtime import init_ray
+from lib.inference.plans import data_plan, described
 
 
 def predict(config: PredictConfig) -> pa.Table:
-    if os.path.lexists(config.out) and not config.overwrite:
+    out = os.path.abspath(config.out)
+    if os.path.lexists(out) and not config.overwrite:
         raise OutputError(f"--out {config.out} exists; pass --overwrite to replace it")
+    if not os.path.isdir(os.path.dirname(out)):
+        raise OutputError(f"--out {config.out}: no directory {os.path.dirname(out)}")
     model = open_model(config.model, config.epoch)
     meta = model.metadata
-    plan = data_plan(config.data, meta["image_size"])
-    plan.preflight()
-    logs = tempfile.mkdtemp(prefix="raydapt-predict-")
-    with captured(logs, config.inference.verbose) as (console, log):
-        console.line(f"predict {config.model} (run {meta['identity']['run']}, epoch "
-                     f"{meta['epoch']}) on {plan.num_rows:,} images of {config.data.data}"
-                     + (f" [{config.data.target_shift}]" if config.data.target_shift else "") + "; "
-                     f"Ray's output in {log}")
-        connected = init_ray(config.inference.address)
-        try:
-            ids, _, probabilities = score(config.model, config.epoch, plan,
-                                          config.inference.actors)
-        finally:
-            if connected:
-                import ray
-
-                ray.shutdown()
+    plan = data_plan(config.data, meta, same_classes=False)  # labels are not used
+    ids, _, probabilities = scored(
+        model, config.model, plan, config.inference,
+        f"predict {config.model} (run {meta['identity']['run']}, epoch {meta['epoch']}) on "
+        f"{plan.num_rows:,} images of {described(config.data)}")
     names = meta["class_names"]
     top = probabilities.argmax(axis=1)
     root = getattr(plan.source, "root", None)  # a folder source's files
@@ -54,10 +42,10 @@ def predict(config: PredictConfig) -> pa.Table:
             pa.array(probabilities.reshape(-1), pa.float32()), len(names)),
     }, metadata={"raydapt.class_names": ",".join(names),
                  "raydapt.model": config.model, "raydapt.epoch": str(meta["epoch"])})
-    tmp = f"{config.out}.{os.getpid()}.tmp"
+    tmp = f"{out}.{os.getpid()}.tmp"
     try:
         pq.write_table(table, tmp)
-        os.replace(tmp, config.out)
+        os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

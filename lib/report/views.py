@@ -128,7 +128,7 @@ def phase_table(phases: dict[str, float], wall: float | None) -> TextTable:
 
 def kept_checkpoints(run: RunTables) -> str:
     """Which epochs' checkpoints the run kept, and what each is for."""
-    from lib.inference.model import model_epoch
+    from lib.inference.epochs import model_epoch
     from lib.train.checkpoint import kept_epochs
 
     epochs = sorted(kept_epochs(run.location)) if run.location else []

@@ -315,6 +315,10 @@ def fit(worker_fn, loop_config: dict, datasets: dict, split: list[str], scaling,
             # Not worth a retry, and the user's to fix: say it is the storage.
             raise OutputError(f"--storage {storage}: {os_reason(cause)}{where}") from e
         raise TrainingFailed(f"training failed: {root_cause(e)}"[:2000]) from e
+    if keep and failure is not None and result.metrics and keep[0] not in result.metrics:
+        # Ray Train would only log it and keep the latest: the model's epoch would be lost.
+        raise RuntimeError(f"checkpoints are kept by {keep[0]!r}, which the workers do not "
+                           f"report (they report {', '.join(sorted(result.metrics))})")
     if phases is not None:
         phases.fold_in_workers(time.perf_counter() - started, take_worker_phases(storage, run_name))
     reason = take_reason(storage, run_name)  # lib/train/divergence.py: not retried

@@ -139,3 +139,24 @@ def test_select_epochs_breaks_every_tie_towards_the_later_epoch():
              for split in ("source_val", "target_test")]
     assert {p["criterion"]: p["epoch"] for p in select_epochs(epochs, evals)} == {
         "last": 1, "source_val": 1, "dev": 1, "snd": 1, "oracle_target_test": 1}
+
+
+def test_what_ray_train_keeps_by_is_what_selection_picks():
+    # lib/adapt/selection.KEPT_BY: Ray Train keeps the best checkpoint by (metric, order),
+    # ties to the later epoch; select_epochs must pick that same epoch, or the model's
+    # checkpoint is not kept.
+    from lib.adapt.selection import KEPT_BY
+
+    values = [0.3, 0.7, 0.1, 0.7, 0.2]
+    epochs = [{"epoch": e, "snd": v, "dev": v} for e, v in enumerate(values)]
+    evals = [{"epoch": e, "split": "source_val", "accuracy": v} for e, v in enumerate(values)]
+    picks = {p["criterion"]: p["epoch"] for p in select_epochs(epochs, evals)}
+    reported = {e: {"source_val_accuracy": v, "snd": v, "dev": v} for e, v in enumerate(values)}
+    for criterion, keep in KEPT_BY.items():
+        if keep is None:
+            assert picks[criterion] == len(values) - 1  # the latest, always kept
+            continue
+        metric, order = keep
+        sign = 1 if order == "max" else -1
+        kept = max(reported, key=lambda e: (sign * reported[e][metric], e))
+        assert picks[criterion] == kept, criterion

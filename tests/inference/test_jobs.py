@@ -10,11 +10,12 @@ import sys
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from PIL import Image
 
 from lib.adapt.job import adapt
 from lib.config import EvaluateConfig, FailureOptions, InferenceRun, PredictConfig, ScoredData
+from lib.inference.epochs import model_epoch
 from lib.inference.evaluate import evaluate
-from lib.inference.model import model_epoch
 from lib.inference.predict import predict
 from lib.metrics.store import MetricsStore
 from lib.train.checkpoint import kept_epochs
@@ -27,6 +28,12 @@ def cli(*args, cwd):
                           text=True, timeout=600, env=os.environ | {"PYTHONPATH": str(REPO)})
 
 
+def config_of(run_dir):
+    import json
+
+    return json.loads((run_dir / "config.json").read_text())
+
+
 def listing(root):
     return sorted((str(p.relative_to(root)), p.stat().st_size) for p in root.rglob("*")
                   if p.is_file())
@@ -36,23 +43,47 @@ def listing(root):
 def test_from_a_run_to_predictions(cifar_jpeg, tmp_path, ray_local):
     from dataclasses import replace
 
-    config = replace(small(cifar_jpeg, tmp_path, "run", epochs=4),
+    # Kept by SND: here it picks an early epoch, not the last, so what Ray Train keeps
+    # shows the rule (source validation, the default, runs through tests/adapt/test_job.py;
+    # fit() fails a run whose rule's metric the workers do not report).
+    config = small(cifar_jpeg, tmp_path, "run", epochs=4)
+    config = replace(config, adapt=replace(config.adapt, select_by="snd"),
                      failure=FailureOptions(checkpoints_to_keep=1))
     adapt(config)
     run_dir = tmp_path / "run"
     store = MetricsStore(str(tmp_path), "run")
     selection = store.read("selection").to_pylist()
     evals = store.read("evals").to_pylist()
-    chosen, rule = model_epoch("adapt", {"adapt": {"select_by": "source_val"}}, selection,
-                               evals, [])
-    assert rule == "selected (source_val)"
-    # Ray Train kept the best by source validation (ties: the later epoch, as selection
-    # picks) and the latest: nothing else.
+    chosen = next(s["epoch"] for s in selection if s["criterion"] == "snd")
+    assert chosen != 3, "SND picked the last epoch: the kept set shows no rule"
+    # Ray Train kept the best by SND (ties: the later epoch, as selection picks) and the
+    # latest: nothing else.
     assert set(kept_epochs(str(run_dir))) == {chosen, 3}
+    assert model_epoch("adapt", config_of(run_dir), selection, evals, []) == (
+        chosen, "selected (snd)")
 
     export = cli("jobs.export", str(run_dir), "--out", "model.keras", cwd=tmp_path)
     assert export.returncode == 0, export.stderr
-    assert f"epoch {chosen} (selected (source_val))" in export.stdout
+    assert f"epoch {chosen} (selected (snd))" in export.stdout
+    # The adapt model in a process that does not import raydapt.
+    script = """
+import sys, numpy as np, keras
+from PIL import Image
+x = np.stack([np.asarray(Image.open(p).convert("RGB")) for p in sys.argv[1:]])
+p = keras.saving.load_model("model.keras")(x.astype("float32")).numpy()
+assert not any(m == "lib" or m.startswith(("lib.", "jobs")) for m in sys.modules), "raydapt"
+np.save("fresh.npy", p)
+"""
+    files = [str(p) for p in sorted((cifar_jpeg / "test" / "cat").iterdir())[:3]]
+    done = subprocess.run([sys.executable, "-c", script, *files], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    from lib.inference.files import ModelFile
+
+    pixels = np.stack([np.asarray(Image.open(p).convert("RGB")) for p in files])
+    np.testing.assert_allclose(np.load(tmp_path / "fresh.npy"),
+                               ModelFile(str(tmp_path / "model.keras")).probabilities(pixels),
+                               atol=1e-6)
 
     data = ScoredData(data=f"folder:{cifar_jpeg}/test", target_shift="contrast@5",
                       limit_per_class=4)
@@ -82,7 +113,7 @@ def test_from_a_run_to_predictions(cifar_jpeg, tmp_path, ray_local):
 
     report = cli("jobs.report", str(tmp_path), "--run", "run", cwd=tmp_path)
     assert report.returncode == 0, report.stderr
-    assert "the model: selected (source_val)" in report.stdout
+    assert "the model: selected (snd)" in report.stdout
     assert "Evaluations (raydapt evaluate)" in report.stdout
 
     # Bad input: one line, the code, nothing written.

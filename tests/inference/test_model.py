@@ -17,8 +17,9 @@ from lib.adapt.methods import canonical_options, get_method, registry
 from lib.config import AdaptConfig, AdaptOptions, DataConfig, FinetuneConfig, ModelConfig, RunOptions
 from lib.data.feed import InMemoryShard, caffe_preprocess
 from lib.errors import DataError, NoInputError, UsageError
+from lib.inference.epochs import run_epoch
 from lib.inference.files import ModelFile, write_keras, write_saved_model
-from lib.inference.model import build, open_model, run_epoch
+from lib.inference.model import build, open_model
 from lib.train import checkpoint
 
 BACKBONE = {"weights": "hed", "feature_layer": "block4_pool"}
@@ -27,28 +28,30 @@ WIDTH = 16
 
 @pytest.fixture(scope="module")
 def images(cifar_jpeg):
-    """Two real test images per class, and their cached block-4 features (what a cached
-    run trains and evaluates on)."""
+    """Two real test images per class, and their cached features at the cut of each
+    setting here (what a cached run trains and evaluates on): block4_pool with a frozen
+    base, block3_pool when block 4 trains."""
     from lib.models import feature_extractor
 
     files = [sorted((cifar_jpeg / "test" / c).iterdir())[:2]
              for c in sorted(os.listdir(cifar_jpeg / "test"))]
     pixels = np.stack([np.asarray(Image.open(f).convert("RGB")) for pair in files for f in pair])
     labels = np.repeat(np.arange(10), 2).astype(np.int32)
-    features = feature_extractor("hed", (32, 32, 3), 32, "block4_pool")(
-        caffe_preprocess(pixels), training=False).numpy()
+    features = {cut: feature_extractor("hed", (32, 32, 3), 32, cut)(
+        caffe_preprocess(pixels), training=False).numpy() for cut in ("block4_pool", "block3_pool")}
     return pixels, labels, features
 
 
 def randomised(model, rng):
     """Every weight moved, BatchNorm statistics included: a routing or a normalisation
     taken from the wrong place then shows in the outputs."""
-    for w in model.weights:
+    for w in model.weights:  # a cached run's model holds only the blocks that train
         shape = tuple(w.shape)
         if w.path.endswith("moving_variance"):
             w.assign(rng.uniform(0.5, 2.0, shape).astype(np.float32))
-        elif "conv" not in w.path:  # the backbone stays the --weights' (hed)
-            w.assign((w.numpy() + rng.normal(0, 0.3, shape)).astype(np.float32))
+        else:
+            scale = 0.3 * (float(np.std(w.numpy())) or 1.0) if "conv" in w.path else 0.3
+            w.assign((w.numpy() + rng.normal(0, scale, shape)).astype(np.float32))
 
 
 def write_run(root, config, model, epoch: int, image_shape=(32, 32, 3)):
@@ -67,30 +70,34 @@ def write_run(root, config, model, epoch: int, image_shape=(32, 32, 3)):
     return run_dir
 
 
-def adapt_config(tmp_path, method, domain_norm):
+def adapt_config(tmp_path, method, domain_norm, trainable):
     cls = registry()[method]
-    return AdaptConfig(target="folder:x", model=ModelConfig(**BACKBONE),
+    return AdaptConfig(target="folder:x", model=ModelConfig(**BACKBONE, trainable=trainable),
                        adapt=AdaptOptions(method=method, bottleneck=WIDTH, domain_norm=domain_norm,
                                           method_opt=canonical_options(cls, cls.Options())),
                        run=RunOptions(storage=str(tmp_path), run_name=f"{method}-{domain_norm}"))
 
 
-CASES = [(name, get_method(name).normalisation("auto")) for name in registry()] + \
-        [("dann", "shared"), ("dann", "statistics")]
+CASES = [(name, get_method(name).normalisation("auto"), "head") for name in registry()] + \
+        [("dann", "shared", "head"), ("dann", "statistics", "head"), ("dann", "separate", "top:1")]
 
 
-@pytest.mark.parametrize(("method", "domain_norm"), CASES)
+@pytest.mark.parametrize(("method", "domain_norm", "trainable"), CASES)
 def test_the_model_of_every_method_is_its_target_evaluation(images, tmp_path, method,
-                                                            domain_norm):
+                                                            domain_norm, trainable):
     from lib.adapt.judge import EpochJudge
     from lib.adapt.networks import NetworkPlan, Networks
+    from lib.models import parse_trainable
 
-    pixels, labels, features = images
+    pixels, labels, cached = images
+    top_blocks = parse_trainable(trainable)
+    features = cached["block3_pool" if top_blocks else "block4_pool"]
     method_obj = get_method(method)
-    nets = Networks(NetworkPlan("hed", (32, 32, 3), 32, "block4_pool", 0, 10, WIDTH,
+    nets = Networks(NetworkPlan("hed", (32, 32, 3), 32, "block4_pool", top_blocks, 10, WIDTH,
                                 domain_norm, feature_shape=features.shape[1:]), method_obj)
     randomised(nets.whole, np.random.default_rng(len(method) + len(domain_norm)))
-    run_dir = write_run(tmp_path, adapt_config(tmp_path, method, domain_norm), nets.whole, 3)
+    run_dir = write_run(tmp_path, adapt_config(tmp_path, method, domain_norm, trainable),
+                        nets.whole, 3)
 
     # What rank 0's judge computes of the target test split each epoch.
     shard = InMemoryShard({"x": features, "label": labels})
@@ -116,7 +123,8 @@ def test_the_finetune_model_is_its_evaluation_and_files_load_without_raydapt(ima
     from lib.train.loop import ModelPlan, build_model
     from lib.train.steps import evaluate, make_predict
 
-    pixels, labels, features = images
+    pixels, labels, cached = images
+    features = cached["block4_pool"]
     trained = build_model(ModelPlan("hed", (32, 32, 3), 32, "block4_pool", 0, 10,
                                     feature_shape=features.shape[1:]))
     randomised(trained, np.random.default_rng(7))
