@@ -261,6 +261,13 @@ def with_cpus(scaling):
     return replace(scaling, cpus_per_worker=max(1, (os.cpu_count() or 1) // scaling.workers))
 
 
+# Ray Train V2's own settings we set (tests/train/test_launch.py checks that Ray Train
+# still reads and propagates each of them: ray.train.v2._internal.constants).
+RAY_TRAIN_POLL_INTERVAL = "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"
+POLL_INTERVAL_S = 0.2
+RAY_TRAIN_TIMEOUTS = ("RAY_TRAIN_COLLECTIVE_TIMEOUT_S", "RAY_TRAIN_WORKER_HEALTH_CHECK_TIMEOUT_S")
+
+
 def fit(worker_fn, loop_config: dict, datasets: dict, split: list[str], scaling, run_name: str,
         storage: str, failure=None, phases=None, keep: tuple[str, str] | None = None):
     """Run a worker loop under Ray Train (lib/train/backend.py); a run with the same
@@ -278,12 +285,17 @@ def fit(worker_fn, loop_config: dict, datasets: dict, split: list[str], scaling,
     from lib.train.backend import tensorflow_trainer
     from lib.train.divergence import take_reason
 
+    # Ray Train's controller takes a worker's report off its one-slot queue when it polls,
+    # every 2 s by default: a worker reporting each 0.5-second epoch waited most of every
+    # epoch for it (12 of a small run's 36 s here). Polled often, it waits milliseconds.
+    # Set in the driver, Ray Train passes these to the controller and the workers.
+    os.environ.setdefault(RAY_TRAIN_POLL_INTERVAL, str(POLL_INTERVAL_S))
     if failure is not None:
         # TF's collectives time out on their own (the strategy's CommunicationOptions), but
         # Ray Train's barriers (report) and its health checks of a stopped worker wait 10
         # minutes or forever by default: a hung worker must fail the group in the same
-        # bounded time. Set in the driver, Ray Train passes these to controller and workers.
-        for name in ("RAY_TRAIN_COLLECTIVE_TIMEOUT_S", "RAY_TRAIN_WORKER_HEALTH_CHECK_TIMEOUT_S"):
+        # bounded time.
+        for name in RAY_TRAIN_TIMEOUTS:
             os.environ.setdefault(name, str(failure.collective_timeout_s))
     resources = {"CPU": scaling.cpus_per_worker}
     if scaling.gpus_per_worker:

@@ -73,3 +73,16 @@ def test_fit_keeps_the_best_epoch_by_its_rule_ties_to_the_later_and_the_latest(t
         ScalingOptions(workers=1, cpus_per_worker=1), "keep", str(tmp_path),
         FailureOptions(checkpoints_to_keep=1), keep=("score", "max"))
     assert set(kept_epochs(str(tmp_path / "keep"))) == {2, 4}
+
+
+def test_the_ray_train_settings_we_set_are_still_read_and_passed_to_the_workers():
+    # Private to Ray Train: if these names move, our settings silently stop applying (the
+    # report wait returns, a hung worker hangs again). This fails first.
+    from ray.train.v2._internal import constants
+
+    from lib.train.launch import RAY_TRAIN_POLL_INTERVAL, RAY_TRAIN_TIMEOUTS
+
+    assert constants.HEALTH_CHECK_INTERVAL_S_ENV_VAR == RAY_TRAIN_POLL_INTERVAL
+    assert {constants.COLLECTIVE_TIMEOUT_S_ENV_VAR,
+            constants.WORKER_HEALTH_CHECK_TIMEOUT_S_ENV_VAR} == set(RAY_TRAIN_TIMEOUTS)
+    assert {RAY_TRAIN_POLL_INTERVAL, *RAY_TRAIN_TIMEOUTS} <= constants.ENV_VARS_TO_PROPAGATE
