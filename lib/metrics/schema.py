@@ -40,17 +40,22 @@ EPOCHS = _schema("epochs", [
     ("dev", pa.float64()),            # adapt: deep embedded validation risk (lower: better)
 ])
 
-EVALS = _schema("evals", [
-    *_IDENTITY,
-    ("epoch", pa.int32()),
-    ("split", pa.string()),           # val, source_test, target_test
-    ("dataset", pa.string()),         # the URI (and shift) evaluated
+# What a model scored on a dataset (lib/train/steps.score_logits).
+_SCORES = [
     ("num_examples", pa.int64()),
     ("loss", pa.float64()),
     ("accuracy", pa.float64()),
     ("class_names", pa.list_(pa.string())),
     ("per_class_accuracy", pa.list_(pa.float64())),
     ("confusion", pa.list_(pa.list_(pa.int64()))),  # rows: true class, columns: predicted
+]
+
+EVALS = _schema("evals", [
+    *_IDENTITY,
+    ("epoch", pa.int32()),
+    ("split", pa.string()),           # val, source_test, target_test
+    ("dataset", pa.string()),         # the URI (and shift) evaluated
+    *_SCORES,
 ])
 
 RUNS = _schema("runs", [
@@ -105,12 +110,7 @@ EVALUATIONS = _schema("evaluations", [
     ("epoch", pa.int32()),
     ("model", pa.string()),           # what was evaluated: the run's directory or a model file
     ("dataset", pa.string()),         # the URI (and shift) evaluated
-    ("num_examples", pa.int64()),
-    ("loss", pa.float64()),
-    ("accuracy", pa.float64()),
-    ("class_names", pa.list_(pa.string())),
-    ("per_class_accuracy", pa.list_(pa.float64())),
-    ("confusion", pa.list_(pa.list_(pa.int64()))),  # rows: true class, columns: predicted
+    *_SCORES,
     ("evaluated", pa.timestamp("s", tz="UTC")),
 ])
 
