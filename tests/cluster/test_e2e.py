@@ -44,7 +44,9 @@ def test_submissions_without_the_right_token_are_refused(head, token):
 
 
 def test_a_stopped_job_is_recorded_stopped_and_resumes(head, cifar_jpeg):
-    epochs = 12  # the stop comes after epoch 2, with 10 epochs (~20 s) to spare
+    # The stop comes after epoch 2. An epoch here is ~0.3 s (Ray Train's reports no longer
+    # wait for a 2-second poll): 58 to spare are ~20 s, for the stop's own start-up.
+    epochs = 60
     sent = run([BIN / "raydapt", "submit", "--address", ADDRESS, "--no-wait", "adapt",
                 *tiny_adapt(cifar_jpeg, head.storage, "stopped", epochs=epochs, workers=1,
                             limit=20, method="mdd")], head.env())
@@ -67,7 +69,8 @@ def test_a_stopped_job_is_recorded_stopped_and_resumes(head, cifar_jpeg):
     store = MetricsStore(str(head.storage), "stopped")
     (record,) = store.read("runs").to_pylist()
     assert record["status"] == "stopped", record["message"]
-    assert 2 <= len(store.read("epochs")) < epochs
+    done = len(store.read("epochs"))
+    assert 2 <= done < epochs
     for path in metrics.glob("*.parquet"):  # every file a reader can see is whole
         pq.read_table(path)
 
@@ -80,7 +83,7 @@ def test_a_stopped_job_is_recorded_stopped_and_resumes(head, cifar_jpeg):
     assert f"epoch {epochs}/{epochs}" in resumed.stdout, resumed.stdout[-3000:]
     assert not [line for line in followed if "pid=" in line or "Checkpoint" in line], \
         resumed.stdout[-3000:]
-    assert len(followed) <= 30, resumed.stdout[-3000:]
+    assert len(followed) <= (epochs - done) + 20, resumed.stdout[-3000:]  # a line an epoch
     assert "RayTrainWorker" in (head.storage / "stopped" / "logs" / "driver.log").read_text()
     (record,) = store.read("runs").to_pylist()
     assert record["status"] == "completed" and record["method"] == "mdd"

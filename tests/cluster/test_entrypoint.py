@@ -20,7 +20,7 @@ def test_a_valid_command_gives_the_config_it_would_run_with():
     ("adapt", ["--workers", "0"], "Invalid value for '--workers'"),
     ("adapt", ["--target-shift", "fog@9"], "severity must be an integer 1-5"),
     ("prepare", ["--source", "folder:x"], "prepare: Missing option '--out'"),
-    ("train", [], "unknown job 'train': use one of prepare, finetune, adapt, bench, report"),
+    ("train", [], "unknown job 'train': use one of prepare, finetune, adapt, export, evaluate, predict, bench, report"),
 ])
 def test_what_would_not_start_is_a_usage_error(job, args, message):
     with pytest.raises(UsageError, match=message) as error:
