@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import sys
+import threading
 import time
 from dataclasses import asdict, replace
 
@@ -156,6 +157,11 @@ def _stop_on_sigterm(seen: list):
         seen.append("SIGTERM")
         raise KeyboardInterrupt
 
+    if threading.current_thread() is not threading.main_thread():
+        # Only a process's main thread can take signals: a run driven from another thread
+        # (a Ray Tune trial's) is stopped by whoever drives it.
+        yield
+        return
     previous = signal.signal(signal.SIGTERM, stop)
     try:
         yield

@@ -86,3 +86,29 @@ def test_the_ray_train_settings_we_set_are_still_read_and_passed_to_the_workers(
     assert {constants.COLLECTIVE_TIMEOUT_S_ENV_VAR,
             constants.WORKER_HEALTH_CHECK_TIMEOUT_S_ENV_VAR} == set(RAY_TRAIN_TIMEOUTS)
     assert {RAY_TRAIN_POLL_INTERVAL, *RAY_TRAIN_TIMEOUTS} <= constants.ENV_VARS_TO_PROPAGATE
+
+
+def test_a_run_driven_from_another_thread_is_recorded_without_a_signal_handler(tmp_path,
+                                                                              ray_local):
+    # A Ray Tune trial runs its function in a thread, where signal.signal raises: the
+    # run there must still be recorded (its stop is the trial's driver's to make).
+    import threading
+
+    store = MetricsStore(str(tmp_path), "r")
+    identity = {"run": "r", "job": "adapt", "method": "dann", "reads_target_labels": False,
+                "config_hash": "h", "workers": 1, "replicas": 1}
+    errors = []
+
+    def drive():
+        try:
+            with recorded(RunRecord(store, identity, {}), store):
+                pass
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    thread = threading.Thread(target=drive)
+    thread.start()
+    thread.join()
+    assert not errors, errors
+    (record,) = store.read("runs").to_pylist()
+    assert record["status"] == "completed"
