@@ -19,6 +19,7 @@ from lib.config import (
     StopConfig,
     SubmissionConfig,
     SubmitConfig,
+    SweepConfig,
 )
 
 JOBS = {
@@ -28,6 +29,7 @@ JOBS = {
     "export": (ExportConfig, "lib.inference.export:export"),
     "evaluate": (EvaluateConfig, "lib.inference.evaluate:evaluate"),
     "predict": (PredictConfig, "lib.inference.predict:predict"),
+    "sweep": (SweepConfig, "lib.sweep.job:sweep"),
     "bench": (BenchConfig, "lib.bench:bench"),
     "report": (ReportConfig, "lib.report.job:report"),
 }

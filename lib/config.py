@@ -48,7 +48,7 @@ def _check_classes(text: str) -> None:
 # A run is one directory right under --storage: one path component, no dot or dash first
 # (hidden files, options), nothing a shell or a URI would reinterpret.
 _RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+=-]{0,199}")
-RESERVED_NAMES = ("feature-cache",)  # --storage's shared directories, not runs
+RESERVED_NAMES = ("feature-cache", "sweeps")  # --storage's shared directories, not runs
 
 
 def check_run_name(text: str) -> None:
@@ -573,3 +573,18 @@ class PredictConfig:
     overwrite: bool = option(False, "Replace --out if it exists.")
     data: ScoredData = group(ScoredData, "Data")
     inference: InferenceRun = group(InferenceRun, "Inference")
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """Run every grid point of a TOML spec (the job, the options every run shares, a grid
+    of values) as one run each, as Ray Tune trials: as many at once as the cluster fits.
+    Completed runs are skipped, others resumed; exit 1 if any run did not complete."""
+
+    spec: str = option(REQUIRED, "The sweep's TOML file.", argument=True)
+    dry_run: bool = option(False, "Print the runs it would make (and which are done), and "
+                                  "stop.")
+    max_concurrent: int | None = option(None, "At most this many runs at once (default: "
+                                              "as many as the cluster's CPUs fit).", min=1)
+    address: str | None = option(None, "Ray address; default RAY_ADDRESS, else a local Ray.")
+    verbose: bool = option(False, "Also print Ray's and the runs' own output on the console.")

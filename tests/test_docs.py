@@ -12,14 +12,19 @@ from lib.cluster.entrypoint import parse_job_args
 from tests.conftest import REPO
 
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
-BLOCK = re.compile(r"^```(?:sh|bash|shell|console)?\n(.*?)^```", re.M | re.S)
+# Every fenced block, its language and text: taken in pairs, so a block in another
+# language (toml) is passed over whole instead of its closing fence opening a new one.
+BLOCK = re.compile(r"^```(\w*)\n(.*?)^```", re.M | re.S)
+SHELL = ("", "sh", "bash", "shell", "console")
 
 
 def shell_lines(text: str):
     """Logical lines of the shell blocks: continuations joined, comments (a # after a
     space, as the shell reads them: `stl10:PATH#test` is not one) removed, and variables
     the block sets (`D=...`, or a loop's first value) substituted."""
-    for block in BLOCK.findall(text):
+    for language, block in BLOCK.findall(text):
+        if language not in SHELL:
+            continue
         values = {}
         for line in block.replace("\\\n", " ").splitlines():
             line = re.sub(r"(^|\s)#.*$", "", line).strip()

@@ -2,6 +2,7 @@
 
 import pytest
 
+from jobs import JOBS
 from lib.cluster.entrypoint import parse_command_line, parse_job_args
 from lib.errors import UsageError
 
@@ -20,7 +21,7 @@ def test_a_valid_command_gives_the_config_it_would_run_with():
     ("adapt", ["--workers", "0"], "Invalid value for '--workers'"),
     ("adapt", ["--target-shift", "fog@9"], "severity must be an integer 1-5"),
     ("prepare", ["--source", "folder:x"], "prepare: Missing option '--out'"),
-    ("train", [], "unknown job 'train': use one of prepare, finetune, adapt, export, evaluate, predict, bench, report"),
+    ("train", [], f"unknown job 'train': use one of {', '.join(JOBS)}"),
 ])
 def test_what_would_not_start_is_a_usage_error(job, args, message):
     with pytest.raises(UsageError, match=message) as error:

@@ -1,0 +1,165 @@
+"""`raydapt sweep SPEC`: every grid point of a spec (lib/sweep/spec.py) as one run, the
+runs as Ray Tune trials (a trial calls the job's own function, Ray Train inside it), as
+many at once as the cluster fits. Each run is written exactly as a single run is, under
+the runs' --storage; running the same sweep again skips the completed runs and resumes
+the others from their last checkpoint."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from lib.config import SweepConfig
+from lib.errors import RaydaptError
+from lib.sweep.spec import Point, load_spec
+
+
+class SweepFailed(RaydaptError):
+    """Some runs failed (the others finished): exit 1, naming them."""
+
+    exit_code = 1
+
+
+def _state(point: Point) -> str | None:
+    """completed, another recorded status, or None for a run not started."""
+    from lib.metrics.store import MetricsStore
+
+    run = point.config.run
+    rows = MetricsStore(_storage(point), run.run_name).read("runs").to_pylist()
+    return rows[0]["status"] if rows else None
+
+
+def _storage(point: Point) -> str:
+    from lib.train.launch import resolve_storage
+
+    return resolve_storage(point.config.run.storage)
+
+
+def _to_run(point: Point, state: str | None):
+    """The config a trial runs: a new run, or --resume of one that did not complete."""
+    run = replace(point.config.run, storage=_storage(point))
+    if state is None:
+        return replace(point.config, run=run)
+    return replace(point.config, run=replace(run, run_name=None, resume=point.name))
+
+
+def _trial(params: dict, job: str, configs: list) -> None:
+    """One Tune trial: the job's own function on one point's config."""
+    import importlib
+
+    from ray import tune
+
+    from jobs import JOBS
+
+    module, _, function = JOBS[job][1].partition(":")
+    result = getattr(importlib.import_module(module), function)(configs[params["index"]])
+    tune.report({"accuracy": headline(job, result)})
+
+
+def headline(job: str, result: dict) -> float | None:
+    """The figure a sweep's line shows: adapt, target-test accuracy at the source-validation
+    epoch; finetune, the last epoch's validation accuracy."""
+    if job == "adapt":
+        pick = result.get("source_val") or result.get("last") or {}
+        return pick.get("target_test_accuracy")
+    return result.get("accuracy") if result else None
+
+
+def sweep(config: SweepConfig) -> list[dict]:
+    """Run the sweep; return a row per point (name, status, accuracy, seconds)."""
+    spec = load_spec(config.spec)
+    states = {p.name: _state(p) for p in spec.points}
+    todo = [p for p in spec.points if states[p.name] != "completed"]
+    if config.dry_run:
+        width = max(len(p.name) for p in spec.points)
+        for p in spec.points:
+            what = {"completed": "done: skipped", None: "new"}.get(states[p.name],
+                                                                   f"{states[p.name]}: resumed")
+            print(f"{p.name:<{width}}  {what}")
+        print(f"{len(spec.points)} runs, {len(todo)} to run")
+        return []
+    started = time.monotonic()
+    if todo:
+        _tune(spec, todo, states, config)
+    rows = [_row(p) for p in spec.points]
+    print(summary(rows, time.monotonic() - started))
+    failed = [r["run"] for r in rows if r["status"] != "completed"]
+    if failed:
+        raise SweepFailed(f"{len(failed)} of {len(rows)} runs did not complete: "
+                          f"{', '.join(failed)}")
+    return rows
+
+
+def _tune(spec, todo: list[Point], states: dict, config: SweepConfig) -> None:
+    from ray import tune
+
+    from lib.console import captured
+    from lib.runtime import init_ray
+    from lib.sweep.progress import TrialLines
+    from lib.train.launch import with_cpus
+
+    storage = _storage(todo[0])
+    scaling = with_cpus(todo[0].config.scaling)  # the default --cpus-per-worker filled in
+    # A run holds its workers' CPUs and one for its Ray Data tasks; its driver, the trial,
+    # asks almost none. A local Ray gets one CPU more than a run's, for the trials.
+    per_run = scaling.workers * scaling.cpus_per_worker + 1
+    with captured(f"{storage}/sweeps/{spec.name}/logs", config.verbose) as (console, log):
+        console.line(f"sweep {spec.name}: {len(spec.points)} {spec.job} runs, {len(todo)} to "
+                     f"run ({len(spec.points) - len(todo)} done); Ray's and the runs' own "
+                     f"output in {log}")
+        connected = init_ray(config.address, local_cpus=per_run + 1)
+        try:
+            import ray
+
+            fits = max(1, int(ray.cluster_resources().get("CPU", 1) - 1) // per_run)
+            concurrent = min(config.max_concurrent or fits, len(todo))
+            console.line(f"  {concurrent} at once; each run {scaling.workers} worker(s) x "
+                         f"{scaling.cpus_per_worker} CPU(s)")
+            configs = [_to_run(p, states[p.name]) for p in todo]
+            tuner = tune.Tuner(
+                tune.with_resources(tune.with_parameters(_trial, job=spec.job, configs=configs),
+                                    {"CPU": 0.01}),  # the trial's driver; its workers ask theirs
+                param_space={"index": tune.grid_search(list(range(len(todo))))},
+                tune_config=tune.TuneConfig(max_concurrent_trials=concurrent),
+                run_config=tune.RunConfig(
+                    name=spec.name, storage_path=f"{storage}/sweeps",
+                    callbacks=[TrialLines([p.name for p in todo])], verbose=0))
+            tuner.fit()
+        finally:
+            if connected:
+                import ray
+
+                ray.shutdown()
+
+
+def _row(point: Point) -> dict:
+    from lib.metrics.store import MetricsStore
+
+    store = MetricsStore(_storage(point), point.name)
+    records = store.read("runs").to_pylist()
+    record = records[0] if records else {}
+    accuracy = None
+    if record.get("status") == "completed":
+        selection = {r["criterion"]: r for r in store.read("selection").to_pylist()}
+        evals = store.read("evals").to_pylist()
+        if selection:
+            accuracy = (selection.get("source_val") or selection["last"])["target_test_accuracy"]
+        elif evals:
+            accuracy = max(evals, key=lambda r: r["epoch"])["accuracy"]
+    return {"run": point.name, "status": record.get("status", "not started"),
+            "accuracy": accuracy, "seconds": record.get("wall_seconds"),
+            "message": record.get("message")}
+
+
+def summary(rows: list[dict], seconds: float) -> str:
+    from lib.console import duration
+
+    width = max(len(r["run"]) for r in rows)
+    lines = [f"{'run':<{width}}  {'status':<11}  accuracy  wall"]
+    for r in rows:
+        accuracy = f"{r['accuracy']:.4f}" if r["accuracy"] is not None else "-"
+        lines.append(f"{r['run']:<{width}}  {r['status']:<11}  {accuracy:>8}  "
+                     f"{duration(r['seconds'])}")
+    done = sum(r["status"] == "completed" for r in rows)
+    lines.append(f"{done} of {len(rows)} runs completed in {duration(seconds)}")
+    return "\n".join(lines)
