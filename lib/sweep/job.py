@@ -21,12 +21,17 @@ class SweepFailed(RaydaptError):
 
 
 def _state(point: Point) -> str | None:
-    """completed, another recorded status, or None for a run not started."""
+    """completed, another recorded status, "started" (a config, no record yet: stopped
+    before its first record), or None for a run not started."""
+    import os
+
     from lib.metrics.store import MetricsStore
 
     run = point.config.run
     rows = MetricsStore(_storage(point), run.run_name).read("runs").to_pylist()
-    return rows[0]["status"] if rows else None
+    if rows:
+        return rows[0]["status"]
+    return "started" if os.path.isfile(f"{_storage(point)}/{run.run_name}/config.json") else None
 
 
 def _storage(point: Point) -> str:
@@ -36,33 +41,52 @@ def _storage(point: Point) -> str:
 
 
 def _to_run(point: Point, state: str | None):
-    """The config a trial runs: a new run, or --resume of one that did not complete."""
+    """The config a trial runs: a new run, or --resume of one that did not complete. The
+    default --cpus-per-worker is filled here, on the sweep's driver, as the sweep counts
+    CPUs with it (a trial would fill it from its own node)."""
+    from lib.train.launch import with_cpus
+
     run = replace(point.config.run, storage=_storage(point))
+    config = replace(point.config, scaling=with_cpus(point.config.scaling))
     if state is None:
-        return replace(point.config, run=run)
-    return replace(point.config, run=replace(run, run_name=None, resume=point.name))
+        return replace(config, run=run)
+    return replace(config, run=replace(run, run_name=None, resume=point.name))
 
 
-def _trial(params: dict, job: str, configs: list) -> None:
-    """One Tune trial: the job's own function on one point's config."""
+
+def _trial(params: dict, job: str, configs: list, cwd: str) -> None:
+    """One Tune trial: the job's own function on one point's config, in the directory
+    the sweep started in (Tune moves a trial into its own: relative data paths would
+    then point elsewhere)."""
     import importlib
+    import os
 
     from ray import tune
 
     from jobs import JOBS
 
+    if os.path.isdir(cwd):
+        os.chdir(cwd)
+
     module, _, function = JOBS[job][1].partition(":")
-    result = getattr(importlib.import_module(module), function)(configs[params["index"]])
-    tune.report({"accuracy": headline(job, result)})
+    config = configs[params["index"]]
+    getattr(importlib.import_module(module), function)(config)
+    run = config.run.resume or config.run.run_name
+    tune.report({"accuracy": accuracy_of(config.run.storage, run)})
 
 
-def headline(job: str, result: dict) -> float | None:
-    """The figure a sweep's line shows: adapt, target-test accuracy at the source-validation
-    epoch; finetune, the last epoch's validation accuracy."""
-    if job == "adapt":
-        pick = result.get("source_val") or result.get("last") or {}
-        return pick.get("target_test_accuracy")
-    return result.get("accuracy") if result else None
+def accuracy_of(storage: str, run: str) -> float | None:
+    """The figure a sweep shows of a completed run: adapt, target-test accuracy at the
+    source-validation epoch (the last without one); finetune, the last epoch's
+    validation accuracy."""
+    from lib.metrics.store import MetricsStore
+
+    store = MetricsStore(storage, run)
+    selection = {r["criterion"]: r for r in store.read("selection").to_pylist()}
+    if selection:
+        return (selection.get("source_val") or selection["last"])["target_test_accuracy"]
+    evals = store.read("evals").to_pylist()
+    return max(evals, key=lambda r: r["epoch"])["accuracy"] if evals else None
 
 
 def sweep(config: SweepConfig) -> list[dict]:
@@ -91,18 +115,20 @@ def sweep(config: SweepConfig) -> list[dict]:
 
 
 def _tune(spec, todo: list[Point], states: dict, config: SweepConfig) -> None:
+    import os
+
     from ray import tune
 
     from lib.console import captured
     from lib.runtime import init_ray
     from lib.sweep.progress import TrialLines
-    from lib.train.launch import with_cpus
-
-    storage = _storage(todo[0])
-    scaling = with_cpus(todo[0].config.scaling)  # the default --cpus-per-worker filled in
-    # A run holds its workers' CPUs and one for its Ray Data tasks; its driver, the trial,
-    # asks almost none. A local Ray gets one CPU more than a run's, for the trials.
-    per_run = scaling.workers * scaling.cpus_per_worker + 1
+    from lib.train.launch import run_cpus
+    storage = _storage(spec.points[0])  # the same place whichever runs are left
+    configs = [_to_run(p, states[p.name]) for p in todo]
+    # A trial, a run's driver, asks almost no CPU: a local Ray gets one more than the
+    # largest run's, for them.
+    per_run = max(run_cpus(c.scaling) for c in configs)
+    scaling = configs[0].scaling
     with captured(f"{storage}/sweeps/{spec.name}/logs", config.verbose) as (console, log):
         console.line(f"sweep {spec.name}: {len(spec.points)} {spec.job} runs, {len(todo)} to "
                      f"run ({len(spec.points) - len(todo)} done); Ray's and the runs' own "
@@ -113,11 +139,11 @@ def _tune(spec, todo: list[Point], states: dict, config: SweepConfig) -> None:
 
             fits = max(1, int(ray.cluster_resources().get("CPU", 1) - 1) // per_run)
             concurrent = min(config.max_concurrent or fits, len(todo))
-            console.line(f"  {concurrent} at once; each run {scaling.workers} worker(s) x "
+            console.line(f"  {concurrent} at once; the first run {scaling.workers} worker(s) x "
                          f"{scaling.cpus_per_worker} CPU(s)")
-            configs = [_to_run(p, states[p.name]) for p in todo]
             tuner = tune.Tuner(
-                tune.with_resources(tune.with_parameters(_trial, job=spec.job, configs=configs),
+                tune.with_resources(tune.with_parameters(_trial, job=spec.job, configs=configs,
+                                                         cwd=os.getcwd()),
                                     {"CPU": 0.01}),  # the trial's driver; its workers ask theirs
                 param_space={"index": tune.grid_search(list(range(len(todo))))},
                 tune_config=tune.TuneConfig(max_concurrent_trials=concurrent),
@@ -138,14 +164,8 @@ def _row(point: Point) -> dict:
     store = MetricsStore(_storage(point), point.name)
     records = store.read("runs").to_pylist()
     record = records[0] if records else {}
-    accuracy = None
-    if record.get("status") == "completed":
-        selection = {r["criterion"]: r for r in store.read("selection").to_pylist()}
-        evals = store.read("evals").to_pylist()
-        if selection:
-            accuracy = (selection.get("source_val") or selection["last"])["target_test_accuracy"]
-        elif evals:
-            accuracy = max(evals, key=lambda r: r["epoch"])["accuracy"]
+    accuracy = accuracy_of(_storage(point), point.name) \
+        if record.get("status") == "completed" else None
     return {"run": point.name, "status": record.get("status", "not started"),
             "accuracy": accuracy, "seconds": record.get("wall_seconds"),
             "message": record.get("message")}
@@ -158,8 +178,8 @@ def summary(rows: list[dict], seconds: float) -> str:
     lines = [f"{'run':<{width}}  {'status':<11}  accuracy  wall"]
     for r in rows:
         accuracy = f"{r['accuracy']:.4f}" if r["accuracy"] is not None else "-"
-        lines.append(f"{r['run']:<{width}}  {r['status']:<11}  {accuracy:>8}  "
-                     f"{duration(r['seconds'])}")
+        wall = duration(r["seconds"]) if r["seconds"] is not None else "-"
+        lines.append(f"{r['run']:<{width}}  {r['status']:<11}  {accuracy:>8}  {wall}")
     done = sum(r["status"] == "completed" for r in rows)
     lines.append(f"{done} of {len(rows)} runs completed in {duration(seconds)}")
     return "\n".join(lines)

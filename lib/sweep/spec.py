@@ -93,10 +93,12 @@ def load_spec(path: str) -> Spec:
                 for word in _flag(option, value)] + ["--run-name", run]
         try:
             config = parse_job_args(job, args)
-            if job == "adapt":  # its method's options are checked by the method, not the CLI
+            if job == "adapt":  # what adapt checks beyond its CLI, before any data
                 from lib.adapt.methods import get_method
 
                 get_method(config.adapt.method, config.adapt.method_opt)
+                if config.target is None:
+                    raise UsageError("Missing option '--target'")
         except RaydaptError as e:  # a bad value is the spec's: exit 2, whatever found it
             where = ", ".join(f"{k}={v}" for k, v in values.items())
             raise UsageError(f"{path}: grid point {where}: {e}") from None

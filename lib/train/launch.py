@@ -203,7 +203,7 @@ def driving(config, identity, header: list[str], phases):
                 console.warning(crowded)
             with phases.timed("Ray start or connect"):
                 connected = init_ray(config.run.address,
-                                     local_cpus=scaling.workers * scaling.cpus_per_worker + 1)
+                                     local_cpus=run_cpus(scaling))
             stopped = False
             try:
                 with phases.timed("Ray start or connect"):
@@ -258,6 +258,12 @@ def _final_record(record, store, status: str, message: str) -> None:
         record.write(status, len(store.files("epochs")), message=message)
     except OSError as e:
         print(f"warning: could not record the run as {status} ({e})", file=sys.stderr)
+
+
+def run_cpus(scaling) -> int:
+    """The CPUs a run holds: its workers' (--cpus-per-worker filled in), and one for its
+    Ray Data tasks beside them."""
+    return scaling.workers * scaling.cpus_per_worker + 1
 
 
 def with_cpus(scaling):

@@ -34,10 +34,11 @@ storage = "{storage}"
 """
 
 
-def sweep(tmp_path, cifar_jpeg, name, grid, *args):
+def sweep(tmp_path, cifar_jpeg, name, grid, *args, relative=False):
+    """`relative`: the data as a path relative to where the sweep runs (REPO)."""
     spec = tmp_path / f"{name}.toml"
-    spec.write_text(SPEC.format(name=name, data=cifar_jpeg, storage=tmp_path / "runs",
-                                grid=grid))
+    data = os.path.relpath(cifar_jpeg, REPO) if relative else cifar_jpeg
+    spec.write_text(SPEC.format(name=name, data=data, storage=tmp_path / "runs", grid=grid))
     return subprocess.run([sys.executable, "-m", "jobs.sweep", str(spec), *args], cwd=REPO,
                           capture_output=True, text=True, timeout=900)
 
@@ -67,8 +68,9 @@ def test_a_grid_runs_once_and_a_failing_point_is_isolated(cifar_jpeg, tmp_path):
     assert {p: os.stat(p).st_mtime_ns for p in files} == files
 
     # An absurd rate diverges: that run fails, the other completes, the sweep exits 1.
+    # (Its data is a relative path: a trial runs where the sweep does.)
     failing = sweep(tmp_path, cifar_jpeg, "f", 'method = ["source-only"]\n'
-                    'learning-rate = [3e-4, 1e30]')
+                    'learning-rate = [3e-4, 1e30]', relative=True)
     assert failing.returncode == 1, failing.stdout[-3000:] + failing.stderr[-3000:]
     (line,) = failing.stderr.strip().splitlines()
     assert line == ("error: 1 of 2 runs did not complete: "
@@ -77,3 +79,14 @@ def test_a_grid_runs_once_and_a_failing_point_is_isolated(cifar_jpeg, tmp_path):
                 ["status"] for name in ("f-method=source-only-learning-rate=0.0003",
                                         "f-method=source-only-learning-rate=1e+30")}
     assert list(statuses.values()) == ["completed", "failed"]
+
+    # Again: the failed run is resumed (and fails again), the completed one is left alone.
+    retried = sweep(tmp_path, cifar_jpeg, "f", 'method = ["source-only"]\n'
+                    'learning-rate = [3e-4, 1e30]', relative=True)
+    assert retried.returncode == 1
+    assert "started f-method=source-only-learning-rate=1e+30" in retried.stdout
+    assert "started f-method=source-only-learning-rate=0.0003" not in retried.stdout
+    assert "failed f-method=source-only-learning-rate=1e+30" in retried.stdout
+    (record,) = MetricsStore(str(tmp_path / "runs"),
+                             "f-method=source-only-learning-rate=1e+30").read("runs").to_pylist()
+    assert record["status"] == "failed" and "non-finite" in record["message"]
