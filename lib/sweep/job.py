@@ -53,7 +53,6 @@ def _to_run(point: Point, state: str | None):
     return replace(config, run=replace(run, run_name=None, resume=point.name))
 
 
-
 def _trial(params: dict, job: str, configs: list, cwd: str) -> None:
     """One Tune trial: the job's own function on one point's config, in the directory
     the sweep started in (Tune moves a trial into its own: relative data paths would
@@ -67,7 +66,6 @@ def _trial(params: dict, job: str, configs: list, cwd: str) -> None:
 
     if os.path.isdir(cwd):
         os.chdir(cwd)
-
     module, _, function = JOBS[job][1].partition(":")
     config = configs[params["index"]]
     getattr(importlib.import_module(module), function)(config)
@@ -123,6 +121,7 @@ def _tune(spec, todo: list[Point], states: dict, config: SweepConfig) -> None:
     from lib.runtime import init_ray
     from lib.sweep.progress import TrialLines
     from lib.train.launch import run_cpus
+
     storage = _storage(spec.points[0])  # the same place whichever runs are left
     configs = [_to_run(p, states[p.name]) for p in todo]
     # A trial, a run's driver, asks almost no CPU: a local Ray gets one more than the
@@ -131,8 +130,8 @@ def _tune(spec, todo: list[Point], states: dict, config: SweepConfig) -> None:
     scaling = configs[0].scaling
     with captured(f"{storage}/sweeps/{spec.name}/logs", config.verbose) as (console, log):
         console.line(f"sweep {spec.name}: {len(spec.points)} {spec.job} runs, {len(todo)} to "
-                     f"run ({len(spec.points) - len(todo)} done); Ray's and the runs' own "
-                     f"output in {log}")
+                     f"run ({len(spec.points) - len(todo)} done); Ray's and Tune's output in "
+                     f"{log}, each run's own in its logs/")
         connected = init_ray(config.address, local_cpus=per_run + 1)
         try:
             import ray
