@@ -44,11 +44,8 @@ def score(location: str, epoch: str, plan, actors: int) -> tuple[np.ndarray, np.
     scored = ds.map_batches(Scorer, fn_constructor_args=(location, epoch, shape),
                             batch_size=BATCH, batch_format="pyarrow",
                             compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=1)
-    parts = [ray.get(ref) for ref in scored.to_arrow_refs()]
-    table = pa.concat_tables(parts) if parts else None
-    if table is None or not len(table):
-        return np.array([], dtype=object), np.array([], np.int64), np.zeros((0, 0), np.float32)
-    table = table.sort_by("example_id")  # blocks finish in any order: one fixed order
+    # Blocks finish in any order: one fixed order. (A plan has rows: lib/inference/plans.py.)
+    table = pa.concat_tables(ray.get(scored.to_arrow_refs())).sort_by("example_id")
     width = table.column("probabilities").type.list_size
     probabilities = table.column("probabilities").combine_chunks().flatten().to_numpy()
     return (np.asarray(table.column("example_id").to_pylist(), dtype=object),

@@ -7,7 +7,7 @@ from lib.data.classes import check_same_classes, parse_class_list
 from lib.data.images import ImagePlan, plan_images
 from lib.data.shifts import parse_shift
 from lib.data.uri import parse_uri
-from lib.errors import DataError
+from lib.errors import DataError, NoInputError
 
 
 def data_plan(data, metadata: dict, *, same_classes: bool) -> ImagePlan:
@@ -18,6 +18,8 @@ def data_plan(data, metadata: dict, *, same_classes: bool) -> ImagePlan:
     plan = plan_images(parse_uri(data.data), shift, limit_per_class=data.limit_per_class,
                        classes=parse_class_list(data.classes), seed=data.shift_seed,
                        image_size=metadata["image_size"])
+    if not plan.num_rows:
+        raise NoInputError(f"--data {data.data}: no images selected")
     if same_classes:
         try:
             check_same_classes(tuple(metadata["class_names"]), plan.class_names)

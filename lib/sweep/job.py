@@ -23,15 +23,18 @@ class SweepFailed(RaydaptError):
 def _state(point: Point) -> str | None:
     """completed, another recorded status, "started" (a config, no record yet: stopped
     before its first record), or None for a run not started."""
-    import os
+    import pyarrow.fs as pafs
 
+    from lib.data.layout import filesystem_for
     from lib.metrics.store import MetricsStore
 
     run = point.config.run
     rows = MetricsStore(_storage(point), run.run_name).read("runs").to_pylist()
     if rows:
         return rows[0]["status"]
-    return "started" if os.path.isfile(f"{_storage(point)}/{run.run_name}/config.json") else None
+    fs, root = filesystem_for(_storage(point))  # a URI storage too
+    config = fs.get_file_info(f"{root}/{run.run_name}/config.json")
+    return "started" if config.type == pafs.FileType.File else None
 
 
 def _storage(point: Point) -> str:

@@ -120,19 +120,23 @@ def latest_in_run(run_dir: str):
     return Checkpoint(path=dirs[-1], filesystem=fs) if dirs else None
 
 
-def kept_epochs(run_dir: str) -> dict[int, str]:
-    """{epoch: checkpoint directory} of every checkpoint kept under a run directory (a
-    resumed epoch's newer checkpoint wins). Reads only their meta files: no Ray."""
+def _kept(run_dir: str) -> tuple:
+    """(filesystem, {epoch: checkpoint directory}): a resumed epoch's newer one wins."""
     from lib.data.layout import read_json
 
     fs, dirs = _checkpoint_dirs(run_dir)
-    return {read_json(fs, f"{path}/{META}")["epoch"]: path for path in dirs}
+    return fs, {read_json(fs, f"{path}/{META}")["epoch"]: path for path in dirs}
+
+
+def kept_epochs(run_dir: str) -> dict[int, str]:
+    """{epoch: checkpoint directory} of every checkpoint kept under a run directory. Reads
+    only their meta files: no Ray."""
+    return _kept(run_dir)[1]
 
 
 def kept_in_run(run_dir: str) -> dict:
     """{epoch: ray.train.Checkpoint} of kept_epochs."""
     from ray.train import Checkpoint
 
-    fs, _ = _checkpoint_dirs(run_dir)
-    return {epoch: Checkpoint(path=path, filesystem=fs)
-            for epoch, path in kept_epochs(run_dir).items()}
+    fs, kept = _kept(run_dir)
+    return {epoch: Checkpoint(path=path, filesystem=fs) for epoch, path in kept.items()}
