@@ -12,6 +12,7 @@ from dataclasses import replace
 from lib.config import SweepConfig
 from lib.errors import RaydaptError
 from lib.sweep.spec import Point, load_spec
+from lib.train.launch import RunStopped
 
 
 class SweepFailed(RaydaptError):
@@ -123,7 +124,7 @@ def _tune(spec, todo: list[Point], states: dict, config: SweepConfig) -> None:
     from lib.console import captured
     from lib.runtime import init_ray
     from lib.sweep.progress import TrialLines
-    from lib.train.launch import run_cpus
+    from lib.train.launch import run_cpus, stop_on_sigterm
 
     storage = _storage(spec.points[0])  # the same place whichever runs are left
     configs = [_to_run(p, states[p.name]) for p in todo]
@@ -143,6 +144,9 @@ def _tune(spec, todo: list[Point], states: dict, config: SweepConfig) -> None:
             concurrent = min(config.max_concurrent or fits, len(todo))
             console.line(f"  {concurrent} at once; the first run {scaling.workers} worker(s) x "
                          f"{scaling.cpus_per_worker} CPU(s)")
+            # SIGTERM (`ray job stop`) and Ctrl-C alike end the sweep at once and record
+            # its running runs stopped; Tune's own Ctrl-C handling would wait for its trials.
+            os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
             tuner = tune.Tuner(
                 tune.with_resources(tune.with_parameters(_trial, job=spec.job, configs=configs,
                                                          cwd=os.getcwd()),
@@ -152,12 +156,32 @@ def _tune(spec, todo: list[Point], states: dict, config: SweepConfig) -> None:
                 run_config=tune.RunConfig(
                     name=spec.name, storage_path=f"{storage}/sweeps",
                     callbacks=[TrialLines([p.name for p in todo])], verbose=0))
-            tuner.fit()
+            seen: list = []
+            try:
+                with stop_on_sigterm(seen):
+                    tuner.fit()
+            except KeyboardInterrupt:
+                raise _stopped(todo, seen[0] if seen else "an interrupt", config.spec) from None
         finally:
             if connected:
                 import ray
 
                 ray.shutdown()
+
+
+def _stopped(todo: list[Point], signal: str, spec: str) -> RunStopped:
+    """The runs the sweep was running, recorded stopped: their trials end with the sweep's
+    Ray, before their own drivers could say so. Quick: Ray's SIGKILL follows its SIGTERM
+    by 3 s."""
+    from lib.metrics.runs import record_stopped
+    from lib.metrics.store import MetricsStore
+
+    message = f"stopped by {signal} (its sweep's); continue with raydapt sweep {spec}"
+    stopped = [p.name for p in todo
+               if record_stopped(MetricsStore(_storage(p), p.name), message)]
+    return RunStopped(f"sweep stopped by {signal}: {len(stopped)} run(s) recorded stopped"
+                      f"{': ' + ', '.join(stopped) if stopped else ''}; run it again to "
+                      f"finish the rest")
 
 
 def _row(point: Point) -> dict:

@@ -146,7 +146,7 @@ def check_enough_rows(num_rows: int, scaling, batch_size: int, what: str) -> Non
 
 
 @contextlib.contextmanager
-def _stop_on_sigterm(seen: list):
+def stop_on_sigterm(seen: list):
     """SIGTERM interrupts the driver like Ctrl-C instead of Ray's sys.exit, so the record
     can say "stopped". Raised as KeyboardInterrupt because Ray's blocking calls (fit waits
     in ray.get) let only that, or SystemExit, out of a signal handler. Ray sends SIGKILL
@@ -238,7 +238,7 @@ def recorded(record, store):
     record.write("running")
     seen = []
     try:
-        with _stop_on_sigterm(seen):
+        with stop_on_sigterm(seen):
             yield
     except KeyboardInterrupt as e:
         message = (f"stopped by {seen[0] if seen else 'an interrupt'}; continue with "

@@ -1,9 +1,13 @@
 """A sweep end to end on tiny data: every grid point a completed run the report reads,
-nothing redone by running it again, and a failing point isolated."""
+nothing redone by running it again, a failing point isolated, and a stopped sweep's
+runs recorded stopped and finished by running it again."""
 
+import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -34,11 +38,16 @@ storage = "{storage}"
 """
 
 
-def sweep(tmp_path, cifar_jpeg, name, grid, *args, relative=False):
+def write_spec(tmp_path, cifar_jpeg, name, grid, relative=False):
     """`relative`: the data as a path relative to where the sweep runs (REPO)."""
     spec = tmp_path / f"{name}.toml"
     data = os.path.relpath(cifar_jpeg, REPO) if relative else cifar_jpeg
     spec.write_text(SPEC.format(name=name, data=data, storage=tmp_path / "runs", grid=grid))
+    return spec
+
+
+def sweep(tmp_path, cifar_jpeg, name, grid, *args, relative=False):
+    spec = write_spec(tmp_path, cifar_jpeg, name, grid, relative)
     return subprocess.run([sys.executable, "-m", "jobs.sweep", str(spec), *args], cwd=REPO,
                           capture_output=True, text=True, timeout=900)
 
@@ -90,3 +99,81 @@ def test_a_grid_runs_once_and_a_failing_point_is_isolated(cifar_jpeg, tmp_path):
     (record,) = MetricsStore(str(tmp_path / "runs"),
                              "f-method=source-only-learning-rate=1e+30").read("runs").to_pylist()
     assert record["status"] == "failed" and "non-finite" in record["message"]
+
+
+@pytest.mark.slow
+def test_a_stopped_sweep_records_its_run_stopped_and_a_rerun_finishes_only_the_rest(
+        cifar_jpeg, tmp_path):
+    grid = 'seed = [0, 1]\nepochs = [8]'
+    spec = write_spec(tmp_path, cifar_jpeg, "s", grid)
+    first, second = "s-seed=0-epochs=8", "s-seed=1-epochs=8"
+    runs = str(tmp_path / "runs")
+    process = subprocess.Popen([sys.executable, "-m", "jobs.sweep", str(spec)], cwd=REPO,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # SIGTERM (what `ray job stop` sends) once the second run has an epoch or two behind
+    # it: stopped mid-training, so its resumption has rows it must not write again.
+    deadline = time.monotonic() + 600
+    while not MetricsStore(runs, second).files("epochs"):
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 143, out[-3000:] + err[-3000:]
+    assert err.strip().splitlines()[-1].startswith(
+        f"error: sweep stopped by SIGTERM: 1 run(s) recorded stopped: {second}; "), err
+    (record,) = MetricsStore(runs, second).read("runs").to_pylist()
+    assert record["status"] == "stopped" and 1 <= record["epochs_done"] < 8, record
+    assert MetricsStore(runs, first).read("runs").to_pylist()[0]["status"] == "completed"
+    kept = {p: os.stat(p).st_mtime_ns for p in (tmp_path / "runs" / first).rglob("*.parquet")}
+
+    again = subprocess.run([sys.executable, "-m", "jobs.sweep", str(spec)], cwd=REPO,
+                           capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert f"started {second}" in again.stdout and f"started {first}" not in again.stdout
+    assert {p: os.stat(p).st_mtime_ns for p in kept} == kept
+    store = MetricsStore(runs, second)
+    (record,) = store.read("runs").to_pylist()
+    assert record["status"] == "completed" and record["epochs_done"] == 8
+    epochs = store.read("epochs").column("epoch").to_pylist()
+    assert sorted(epochs) == list(range(8)), epochs  # each epoch once: none redone
+
+
+@pytest.mark.slow
+def test_concurrent_trials_sharing_features_extract_them_once(cifar_jpeg, tmp_path):
+    # Two methods on the same data at the same time: one trial extracts each cache entry,
+    # the other waits for it and reads it (without the lock both extract, and the second
+    # commit deletes the first's files under its reader).
+    spec = write_spec(tmp_path, cifar_jpeg, "c",
+                      'method = ["source-only", "adabn"]\ncpus-per-worker = [1]')
+    done = subprocess.run([sys.executable, "-m", "jobs.sweep", str(spec), "--max-concurrent",
+                           "2"], cwd=REPO, capture_output=True, text=True, timeout=900,
+                          env=os.environ | {"RAY_DEDUP_LOGS": "0"})  # every trial's line
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "2 at once" in done.stdout, done.stdout
+    log = (tmp_path / "runs" / "sweeps" / "c" / "logs" / "driver.log").read_text()
+    extracting = [line for line in log.splitlines() if "extracting block4_pool" in line]
+    waiting = [line for line in log.splitlines() if "waiting for another run" in line]
+    assert len(extracting) == 1, extracting
+    assert waiting, log[-3000:]  # the trials did overlap: the test tests the lock
+    cache = tmp_path / "runs" / "feature-cache"
+    entries = [p for p in cache.iterdir() if not p.name.startswith(".")]
+    assert len(entries) == 4 and all((p / "manifest.json").is_file() for p in entries), entries
+    assert not list(cache.glob(".staging-*"))
+
+
+@pytest.mark.slow
+def test_a_sweep_on_two_nodes_places_runs_on_both_and_completes_every_one(cifar_jpeg,
+                                                                          tmp_path):
+    # Four runs, two at once, each a worker of two CPUs on nodes of three: runs training
+    # side by side must be on different nodes.
+    spec = write_spec(tmp_path, cifar_jpeg, "n",
+                      'method = ["source-only", "adabn"]\nseed = [0, 1]\ncpus-per-worker = [2]')
+    out = subprocess.run([sys.executable, "-m", "tests.sweep.two_nodes", str(spec),
+                          "--max-concurrent", "2"], cwd=REPO, capture_output=True, text=True,
+                         timeout=1200)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["returncode"] == 0, result["stdout"][-3000:] + result["stderr"]
+    assert "4 of 4 runs completed" in result["stdout"], result["stdout"]
+    assert len(result["nodes"]) == 2
+    assert set(result["worker_nodes"]) == set(result["nodes"]), result
