@@ -15,7 +15,9 @@ a pool per dataset made small runs mostly start-up.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import uuid
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -151,25 +153,58 @@ def cached_features(plans: dict, cache, unlabelled: frozenset
     entries = {name: _entry(cache, plan.identity()) for name, plan in plans.items()}
     manifests = {name: _valid_entry(fs, entry) for name, entry in entries.items()}
     missing = {}
-    for name, entry in entries.items():
-        if manifests[name] is None and entry not in missing:
-            ds, shape = plans[name].load()
-            missing[entry] = Images(ds, shape, plans[name].identity(), plans[name].num_rows)
-    if missing:
-        from lib.console import say
+    with _extracting(fs, {entries[name] for name, m in manifests.items() if m is None}):
+        for name, entry in entries.items():
+            if manifests[name] is None:  # another run may have made it while this one waited
+                manifests[name] = _valid_entry(fs, entry, warn=False)
+            if manifests[name] is None and entry not in missing:
+                ds, shape = plans[name].load()
+                missing[entry] = Images(ds, shape, plans[name].identity(), plans[name].num_rows)
+        if missing:
+            from lib.console import say
 
-        rows = sum(images.rows for images in missing.values())
-        say(f"  extracting {cache.feature_layer} features of {rows:,} images once (cached "
-            f"under {cache.storage}/feature-cache for later runs)")
-    for native_shape in {tuple(images.shape) for images in missing.values()}:
-        _extract({entry: images for entry, images in missing.items()
-                  if tuple(images.shape) == native_shape}, native_shape, cache, fs)
+            rows = sum(images.rows for images in missing.values())
+            say(f"  extracting {cache.feature_layer} features of {rows:,} images once (cached "
+                f"under {cache.storage}/feature-cache for later runs)")
+        for native_shape in {tuple(images.shape) for images in missing.values()}:
+            _extract({entry: images for entry, images in missing.items()
+                      if tuple(images.shape) == native_shape}, native_shape, cache, fs)
     first = next(iter(plans))
     image_shape = tuple(missing[entries[first]].shape if manifests[first] is None
                         else manifests[first]["image_shape"])
     shape = feature_shape(cache.image_size, cache.feature_layer)
     return ({name: FeatureFiles(cache.storage, entry, shape, name not in unlabelled)
              for name, entry in entries.items()}, image_shape, shape)
+
+
+@contextlib.contextmanager
+def _extracting(fs, entries: set[str]):
+    """Hold the lock of each entry this run may extract, so that runs sharing an entry at
+    the same time (a sweep's trials) extract it once: the others wait, then read it. A
+    POSIX lock (lockf) on a file beside the entries works across processes and on NFS;
+    a URI storage (s3://, gs://) gets none: concurrent runs there may both extract, and
+    the second commit replaces the first. Taken in one order, so two runs each needing
+    two entries cannot deadlock."""
+    import pyarrow.fs as pafs
+
+    if not entries or not isinstance(fs, pafs.LocalFileSystem):
+        yield
+        return
+    import fcntl
+
+    with contextlib.ExitStack() as held:
+        for entry in sorted(entries):
+            cache_root, key = entry.rsplit("/", 1)
+            os.makedirs(f"{cache_root}/.locks", exist_ok=True)
+            lock = held.enter_context(open(f"{cache_root}/.locks/{key}.lock", "a+b"))
+            try:
+                fcntl.lockf(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                from lib.console import say
+
+                say(f"  waiting for another run extracting the same features ({key})")
+                fcntl.lockf(lock, fcntl.LOCK_EX)
+        yield
 
 
 def _valid_entry(fs, path: str, warn: bool = True) -> dict | None:
