@@ -21,5 +21,18 @@ def init_ray(address: str | None = None, local_cpus: int | None = None) -> bool:
         cpus = max(os.cpu_count() or 1, local_cpus or 0)
         # Loopback: a local run talks to nothing beyond this machine (TF collectives use it too).
         ray.init(address="local", num_cpus=cpus, logging_level=logging.WARNING,
-                 _node_ip_address="127.0.0.1")
+                 _node_ip_address="127.0.0.1",
+                 runtime_env={"worker_process_setup_hook": "lib.runtime.pin_address"})
     return True
+
+
+def pin_address() -> None:
+    """Run in every process of a local Ray as it starts: RAY_ADDRESS names its own
+    cluster. Without it Ray's state API, which Ray Train's PlacementGroupCleaner asks
+    whether the run's controller is alive, takes "the latest cluster" on the machine (a
+    `ray start` head, another run's Ray): there it finds no controller and removes the
+    run's placement group, killing its workers (seen: a sweep's run failed 10 s in, when
+    a test started a Ray cluster beside it)."""
+    import ray
+
+    os.environ["RAY_ADDRESS"] = ray.get_runtime_context().gcs_address
