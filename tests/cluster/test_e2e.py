@@ -1,7 +1,7 @@
 """The cluster path end to end: a real Ray head on loopback with token auth, started and
 stopped by the project's own scripts; requests without the token, or with a wrong one,
 refused; a job stopped with `raydapt job stop` recorded as stopped and resumed (an MDD
-run: a method with networks of its own). Jobs sent
+run: a method with networks of its own); a sweep sent with `ray job submit`. Jobs sent
 both ways (`ray job submit`, `raydapt submit`) and read back by `raydapt report` are the
 soak's runs (tests/reliability/test_soak.py), which need a head of their own."""
 
@@ -12,6 +12,7 @@ import pytest
 
 from lib.metrics.store import MetricsStore
 from tests.cluster.head import ADDRESS, BIN, local_head, run, tiny_adapt
+from tests.sweep.test_job import write_spec
 
 pytestmark = pytest.mark.slow
 
@@ -92,3 +93,18 @@ def test_a_stopped_job_is_recorded_stopped_and_resumes(head, cifar_jpeg):
     # The resumed epochs carry on MDD's own terms and its reversal-weight ramp.
     ramp = [dict(t)["grl_lambda"] for t in epochs_table.sort_by("epoch").column("terms").to_pylist()]
     assert ramp == sorted(ramp) and 0 < ramp[0] < ramp[-1] <= 0.1
+
+
+def test_a_sweep_submitted_with_ray_job_submit_runs_its_grid_on_the_cluster(
+        head, cifar_jpeg, tmp_path):
+    # The head is on this machine: the spec's storage (tmp_path/runs) is the cluster's too.
+    spec = write_spec(tmp_path, cifar_jpeg, "j", 'method = ["source-only", "cdan"]')
+    sent = run(["ray", "job", "submit", "--address", ADDRESS, "--working-dir", ".",
+                "--runtime-env", "cluster/runtime_env.yaml", "--", "python", "-m",
+                "jobs.sweep", spec], head.env())
+    assert sent.returncode == 0, sent.stdout[-3000:] + sent.stderr[-3000:]
+    assert "2 of 2 runs completed" in sent.stdout, sent.stdout[-3000:]
+    for method in ("source-only", "cdan"):
+        (record,) = MetricsStore(str(tmp_path / "runs"), f"j-method={method}") \
+            .read("runs").to_pylist()
+        assert (record["status"], record["method"]) == ("completed", method)
