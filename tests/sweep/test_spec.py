@@ -69,3 +69,14 @@ def test_the_cli_refuses_a_bad_spec_with_one_line_exit_2_and_writes_nothing(tmp_
     assert dry.returncode == 0, dry.stderr
     assert "t-method=cdan-seed=2  new" in dry.stdout and "6 runs, 6 to run" in dry.stdout
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "sweeps").glob("*.toml")), ids=lambda p: p.name)
+def test_the_shipped_specs_are_valid_and_name_their_runs(path):
+    # The docs reproduce their tables with these: a spec the CLI no longer takes, or
+    # whose run names changed, would leave the docs' commands broken.
+    spec = load_spec(str(path))
+    assert spec.job == "adapt" and len({p.name for p in spec.points}) == len(spec.points)
+    assert all(p.name.startswith(spec.name + "-") for p in spec.points)
+    table = {"adapt-table.toml": 120, "adapt-block4.toml": 8}
+    assert len(spec.points) == table[path.name]
