@@ -363,11 +363,19 @@ def bench(cfg: BenchConfig) -> list[dict]:
                 if dann is not None:
                     m.note += f"; {m.images_per_s / dann.images_per_s:.2f}x dann's images/s"
             add(*steps)
-        if "latency" in parts:  # last: its runs start and stop Ray as a user's would
+        if "latency" in parts:  # last (with sweep): its runs start and stop Ray as a user's would
             if connected:
                 ray.shutdown()
                 connected = False
             add(*latency(cfg, scratch, run))
+        if "sweep" in parts:
+            if connected:
+                ray.shutdown()
+                connected = False
+            from lib.sweep.bench import sweep_against_commands
+
+            add(*sweep_against_commands(cfg.source, cfg.images // 10, cfg.epochs,
+                                        f"{scratch}/sweep", run))
         if connected:
             ray.shutdown()
 

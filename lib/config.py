@@ -261,7 +261,7 @@ def config_from_dict(cls, data: dict):
     return cls(**kwargs)
 
 
-BENCH_PARTS = ("forward", "classic", "fastpath", "full", "adapt", "latency")
+BENCH_PARTS = ("forward", "classic", "fastpath", "full", "adapt", "latency", "sweep")
 
 
 def _check_bench_parts(text: str) -> None:
@@ -287,8 +287,9 @@ class BenchConfig:
     only: str | None = option(
         None, "Measure only these, comma-separated: forward, classic, fastpath (implies "
               "classic), full, adapt, latency (a small adapt run twice, extracting then "
-              "reading its features: its wall time by phase). The fp32 peak is always "
-              "measured.", check=_check_bench_parts)
+              "reading its features: its wall time by phase), sweep (12 small adapt runs, "
+              "images/10 per class and --epochs each, as one raydapt sweep and as 12 CLI "
+              "commands). The fp32 peak is always measured.", check=_check_bench_parts)
     methods: str | None = option(
         None, "The adaptation methods whose step `adapt` measures, comma-separated; default: "
               "every registered one.", check=lambda text: [_check_method(m.strip())
