@@ -17,6 +17,7 @@ from lib.finetune import finetune
 from lib.metrics.store import MetricsStore
 from lib.phases import RAY_TRAIN
 from lib.train.checkpoint import latest_in_run, named_weights
+from tests.train.test_inputs import entries
 
 
 def small(cifar_jpeg, storage, run, *, feature_cache=True, per_class=10, epochs=3, workers=1,
@@ -60,7 +61,7 @@ def test_fast_path_matches_slow_path_then_stage_two_starts_from_it(cifar_jpeg, t
         assert phases["training steps"] == pytest.approx(sum(
             store.read("epochs").column("epoch_seconds").to_pylist()))
     # The cache was filled once per dataset and reused by nothing else here.
-    assert len(list((tmp_path / "feature-cache").iterdir())) == 2
+    assert len(entries(tmp_path)) == 2
 
     # --resume of a finished run continues from its last checkpoint: nothing is redone.
     epochs = MetricsStore(str(tmp_path), "fast").files("epochs")
@@ -79,7 +80,7 @@ def test_fast_path_matches_slow_path_then_stage_two_starts_from_it(cifar_jpeg, t
                    - saved_weight(tmp_path / "fast", "head_dense/kernel")).max()
     assert moved < 2e-3, moved
     assert saved_weight(tmp_path / "stage-two", "block4_conv3/kernel").shape == (3, 3, 512, 512)
-    assert len(list((tmp_path / "feature-cache").iterdir())) == 4  # + block3_pool, train and val
+    assert len(entries(tmp_path)) == 4  # + block3_pool, train and val
 
 
 def saved_weight(run_dir, name):

@@ -11,9 +11,10 @@ from tests.cluster.head import tiny_adapt
 from tests.conftest import REPO
 
 # Another cluster with a dashboard, as `ray start --head` makes (ray.cluster_utils writes
-# /tmp/ray/ray_current_cluster as `ray start` does), then a run on a local Ray of its own. Without the pin, Ray Train's placement-group
-# cleaner looked its controller up in the other cluster, found none and removed the run's
-# placement group: the run failed within seconds.
+# /tmp/ray/ray_current_cluster as `ray start` does), then a run on a local Ray of its own.
+# Without the pin, Ray Train's placement-group cleaner looked its controller up in the
+# other cluster, found none and removed the run's placement group: the run failed within
+# seconds.
 BESIDE = """
 import json, os, subprocess, sys
 from ray.cluster_utils import Cluster

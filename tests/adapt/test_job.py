@@ -18,6 +18,7 @@ from lib.config import (
 from lib.metrics.store import MetricsStore
 from lib.phases import RAY_TRAIN
 from tests.conftest import REPO
+from tests.train.test_inputs import entries
 
 CRITERIA = ["last", "source_val", "dev", "snd", "oracle_target_test"]
 
@@ -123,7 +124,7 @@ def test_baselines_through_the_job_and_the_oracle_is_marked(cifar_jpeg, tmp_path
     for table in ("runs", "epochs", "evals", "selection", "domain_distance"):
         assert set(store.read(table).column("reads_target_labels").to_pylist()) == {True}
     # Both runs share the backbone features of the same images: extracted once each.
-    assert len(list((tmp_path / "feature-cache").iterdir())) == 4
+    assert len(entries(tmp_path)) == 4
 
 
 @pytest.mark.slow

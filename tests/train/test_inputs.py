@@ -18,7 +18,9 @@ from lib.train.inputs import FeatureCache, load_for_workers, preflight
 
 
 def entries(storage):
-    return {p.name: p for p in (storage / "feature-cache").iterdir()}
+    """The cache's entries by key: not its own dot-named bookkeeping (.locks, .staging-*)."""
+    return {p.name: p for p in (storage / "feature-cache").iterdir()
+            if not p.name.startswith(".")}
 
 
 def cached_ids(entry) -> set:
