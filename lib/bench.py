@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 
 from lib.config import (
+    BENCH_DEFAULT,
     BENCH_PARTS,
     AdaptConfig,
     AdaptOptimConfig,
@@ -304,7 +305,7 @@ def bench(cfg: BenchConfig) -> list[dict]:
     scratch = f"{storage}/{run}/scratch"
     plan = plan_images(parse_uri(cfg.source), None, limit_per_class=cfg.images // 10,
                        classes=None, seed=0, image_size=cfg.image_size)
-    parts = {p.strip() for p in cfg.only.split(",")} if cfg.only else set(BENCH_PARTS)
+    parts = {p.strip() for p in cfg.only.split(",")} if cfg.only else set(BENCH_DEFAULT)
     if "fastpath" in parts:
         parts.add("classic")  # the fast path is measured against the classic recipe
     where = machine()

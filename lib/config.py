@@ -262,6 +262,7 @@ def config_from_dict(cls, data: dict):
 
 
 BENCH_PARTS = ("forward", "classic", "fastpath", "full", "adapt", "latency", "sweep")
+BENCH_DEFAULT = BENCH_PARTS[:-1]  # sweep is 36 runs: only when asked for
 
 
 def _check_bench_parts(text: str) -> None:
@@ -289,7 +290,7 @@ class BenchConfig:
               "classic), full, adapt, latency (a small adapt run twice, extracting then "
               "reading its features: its wall time by phase), sweep (12 small adapt runs, "
               "images/10 per class and --epochs each, as one raydapt sweep and as 12 CLI "
-              "commands). The fp32 peak is always measured.", check=_check_bench_parts)
+              "commands; only when named). The fp32 peak is always measured.", check=_check_bench_parts)
     methods: str | None = option(
         None, "The adaptation methods whose step `adapt` measures, comma-separated; default: "
               "every registered one.", check=lambda text: [_check_method(m.strip())

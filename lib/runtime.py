@@ -27,12 +27,13 @@ def init_ray(address: str | None = None, local_cpus: int | None = None) -> bool:
 
 
 def pin_address() -> None:
-    """Run in every process of a local Ray as it starts: RAY_ADDRESS names its own
-    cluster. Without it Ray's state API, which Ray Train's PlacementGroupCleaner asks
-    whether the run's controller is alive, takes "the latest cluster" on the machine (a
-    `ray start` head, another run's Ray): there it finds no controller and removes the
-    run's placement group, killing its workers (seen: a sweep's run failed 10 s in, when
-    a test started a Ray cluster beside it)."""
+    """Run in every worker process of a local Ray (tasks and actors: Ray Train's, Tune's,
+    Ray Data's) as it starts: RAY_ADDRESS names its own cluster. Without it Ray's state
+    API, which Ray Train's PlacementGroupCleaner asks whether the run's controller is
+    alive, takes "the latest cluster" on the machine (a `ray start` head, another run's
+    Ray): there it finds no controller and removes the run's placement group, killing its
+    workers (seen: a sweep's run failed 10 s in, when a test started a Ray cluster beside
+    it). A cluster joined with --address is not pinned: its processes are its own."""
     import ray
 
     os.environ["RAY_ADDRESS"] = ray.get_runtime_context().gcs_address

@@ -22,6 +22,9 @@ from ray.cluster_utils import Cluster
 cluster = Cluster(initialize_head=True, head_node_args={
     "num_cpus": 1, "include_dashboard": True, "dashboard_port": 8394})
 try:
+    from ray.util.state import list_nodes
+
+    assert list_nodes(address=cluster.address)  # its state API answers, as the cleaner's would
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     run = subprocess.run([sys.executable, "-m", "jobs.adapt", *sys.argv[1:]], env=env,
                          capture_output=True, text=True, timeout=600)

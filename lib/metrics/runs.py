@@ -69,14 +69,21 @@ class RunRecord:
 def record_stopped(store: MetricsStore, message: str) -> bool:
     """Record a run as stopped for a driver that cannot: a sweep's trial, whose thread ends
     with its sweep's Ray. Only a run still recorded running changes (one that ended in the
-    meantime keeps its own record); returns whether it did."""
-    rows = store.read("runs").to_pylist()
-    if not rows or rows[0]["status"] != "running":
+    meantime keeps its own record); returns whether it did. A storage that fails here
+    (full, gone) only warns: the stop goes on for the other runs."""
+    import sys
+
+    try:
+        rows = store.read("runs").to_pylist()
+        if not rows or rows[0]["status"] != "running":
+            return False
+        now = dt.datetime.now(dt.UTC)
+        started = rows[0]["started"]  # the schema's timestamps are UTC-aware
+        store.write("runs", [rows[0] | {
+            "status": "stopped", "message": message, "finished": now,
+            "wall_seconds": (now - started).total_seconds(),
+            "epochs_done": len(store.files("epochs"))}])
+    except OSError as e:
+        print(f"warning: could not record {store.location} as stopped ({e})", file=sys.stderr)
         return False
-    now = dt.datetime.now(dt.UTC)
-    started = rows[0]["started"]  # the schema's timestamps are UTC-aware
-    store.write("runs", [rows[0] | {
-        "status": "stopped", "message": message, "finished": now,
-        "wall_seconds": (now - started).total_seconds(),
-        "epochs_done": len(store.files("epochs"))}])
     return True

@@ -16,6 +16,7 @@ a pool per dataset made small runs mostly start-up.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import uuid
@@ -184,7 +185,8 @@ def _extracting(fs, entries: set[str]):
     POSIX lock (lockf) on a file beside the entries works across processes and on NFS;
     a URI storage (s3://, gs://) gets none: concurrent runs there may both extract, and
     the second commit replaces the first. Taken in one order, so two runs each needing
-    two entries cannot deadlock."""
+    two entries cannot deadlock. A POSIX lock is a process's: it keeps other processes
+    out, not other threads of the same one."""
     import pyarrow.fs as pafs
 
     if not entries or not isinstance(fs, pafs.LocalFileSystem):
@@ -199,9 +201,13 @@ def _extracting(fs, entries: set[str]):
             lock = held.enter_context(open(f"{cache_root}/.locks/{key}.lock", "a+b"))
             try:
                 fcntl.lockf(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
+            except OSError as e:
                 from lib.console import say
 
+                if e.errno not in (errno.EACCES, errno.EAGAIN):  # no locks on this mount
+                    say(f"  warning: no lock for the feature cache ({e}); runs at the same "
+                        f"time may each extract its entries")
+                    continue
                 say(f"  waiting for another run extracting the same features ({key})")
                 fcntl.lockf(lock, fcntl.LOCK_EX)
         yield

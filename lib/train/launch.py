@@ -151,7 +151,8 @@ def stop_on_sigterm(seen: list):
     can say "stopped". Raised as KeyboardInterrupt because Ray's blocking calls (fit waits
     in ray.get) let only that, or SystemExit, out of a signal handler. Ray sends SIGKILL
     3 s later (RAY_JOB_STOP_WAIT_TIME_S): one small file write fits; a second SIGTERM is
-    ignored so it cannot cut that write short."""
+    ignored so it cannot cut that write short: after a stop the handler stays ignoring
+    (the caller's except clause writes the record outside this block)."""
     def stop(signum, frame):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         seen.append("SIGTERM")
@@ -166,7 +167,8 @@ def stop_on_sigterm(seen: list):
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if not seen:
+            signal.signal(signal.SIGTERM, previous)
 
 
 @contextlib.contextmanager
@@ -253,8 +255,13 @@ def recorded(record, store):
 
 def _final_record(record, store, status: str, message: str) -> None:
     """Record how a run ended, unless the storage itself is what failed (full, gone): the
-    error being raised says more than a second one about the record would."""
+    error being raised says more than a second one about the record would. A run its
+    sweep already recorded stopped keeps that record: its trial fails only because the
+    sweep is tearing it down."""
     try:
+        rows = store.read("runs").to_pylist()
+        if status == "failed" and rows and rows[0]["status"] == "stopped":
+            return
         record.write(status, len(store.files("epochs")), message=message)
     except OSError as e:
         print(f"warning: could not record the run as {status} ({e})", file=sys.stderr)

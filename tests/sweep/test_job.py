@@ -12,6 +12,7 @@ import time
 import pytest
 
 from lib.metrics.store import MetricsStore
+from lib.train.checkpoint import kept_epochs
 from tests.conftest import REPO
 
 SPEC = """
@@ -104,17 +105,21 @@ def test_a_grid_runs_once_and_a_failing_point_is_isolated(cifar_jpeg, tmp_path):
 @pytest.mark.slow
 def test_a_stopped_sweep_records_its_run_stopped_and_a_rerun_finishes_only_the_rest(
         cifar_jpeg, tmp_path):
-    grid = 'seed = [0, 1]\nepochs = [8]'
+    grid = 'seed = [0, 1]\nepochs = [12]'
     spec = write_spec(tmp_path, cifar_jpeg, "s", grid)
-    first, second = "s-seed=0-epochs=8", "s-seed=1-epochs=8"
+    first, second = "s-seed=0-epochs=12", "s-seed=1-epochs=12"
     runs = str(tmp_path / "runs")
     process = subprocess.Popen([sys.executable, "-m", "jobs.sweep", str(spec)], cwd=REPO,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    # SIGTERM (what `ray job stop` sends) once the second run has an epoch or two behind
-    # it: stopped mid-training, so its resumption has rows it must not write again.
+    # SIGTERM (what `ray job stop` sends) once the second run has three epochs behind it
+    # (so the first two have checkpoints): stopped mid-training, so its resumption has
+    # rows it must not write again.
     deadline = time.monotonic() + 600
-    while not MetricsStore(runs, second).files("epochs"):
-        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+    while len(MetricsStore(runs, second).files("epochs")) < 3:
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"no epoch of {second} before the sweep ended or 600 s: "
+                        f"{process.communicate()[1][-3000:]}")
         time.sleep(0.2)
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=120)
@@ -122,9 +127,17 @@ def test_a_stopped_sweep_records_its_run_stopped_and_a_rerun_finishes_only_the_r
     assert err.strip().splitlines()[-1].startswith(
         f"error: sweep stopped by SIGTERM: 1 run(s) recorded stopped: {second}; "), err
     (record,) = MetricsStore(runs, second).read("runs").to_pylist()
-    assert record["status"] == "stopped" and 1 <= record["epochs_done"] < 8, record
+    assert record["status"] == "stopped" and 3 <= record["epochs_done"] < 12, record
     assert MetricsStore(runs, first).read("runs").to_pylist()[0]["status"] == "completed"
     kept = {p: os.stat(p).st_mtime_ns for p in (tmp_path / "runs" / first).rglob("*.parquet")}
+    # The epochs before its newest checkpoint: the resumption starts after them, so it
+    # must not write them again. (Seen: the newest one, its directory written as the stop
+    # came, was not yet Ray Train's to resume from, and its epoch was redone: rows are a
+    # file per epoch, so a redone epoch replaces its row rather than adding one.)
+    checkpointed = max(kept_epochs(str(tmp_path / "runs" / second)), default=-1)
+    assert checkpointed >= 1
+    done = {p: os.stat(p).st_mtime_ns for epoch in range(checkpointed)
+            for p in (tmp_path / "runs" / second / "metrics").glob(f"*-e{epoch:04d}.parquet")}
 
     again = subprocess.run([sys.executable, "-m", "jobs.sweep", str(spec)], cwd=REPO,
                            capture_output=True, text=True, timeout=900)
@@ -133,9 +146,10 @@ def test_a_stopped_sweep_records_its_run_stopped_and_a_rerun_finishes_only_the_r
     assert {p: os.stat(p).st_mtime_ns for p in kept} == kept
     store = MetricsStore(runs, second)
     (record,) = store.read("runs").to_pylist()
-    assert record["status"] == "completed" and record["epochs_done"] == 8
+    assert record["status"] == "completed" and record["epochs_done"] == 12
     epochs = store.read("epochs").column("epoch").to_pylist()
-    assert sorted(epochs) == list(range(8)), epochs  # each epoch once: none redone
+    assert sorted(epochs) == list(range(12)), epochs
+    assert {p: os.stat(p).st_mtime_ns for p in done} == done  # none redone
 
 
 @pytest.mark.slow
@@ -167,7 +181,8 @@ def test_a_sweep_on_two_nodes_places_runs_on_both_and_completes_every_one(cifar_
     # Four runs, two at once, each a worker of two CPUs on nodes of three: runs training
     # side by side must be on different nodes.
     spec = write_spec(tmp_path, cifar_jpeg, "n",
-                      'method = ["source-only", "adabn"]\nseed = [0, 1]\ncpus-per-worker = [2]')
+                      'method = ["source-only", "adabn"]\nseed = [0, 1]\ncpus-per-worker = [2]\n'
+                      'epochs = [8]')  # long enough for two runs' training to overlap
     out = subprocess.run([sys.executable, "-m", "tests.sweep.two_nodes", str(spec),
                           "--max-concurrent", "2"], cwd=REPO, capture_output=True, text=True,
                          timeout=1200)

@@ -29,7 +29,8 @@ def main(spec: str, *options: str) -> None:
                                cluster.address, *options], capture_output=True, text=True,
                               timeout=900)
         ray.init(address=cluster.address)
-        workers = list_actors(filters=[("class_name", "=", "RayTrainWorker")], limit=1000,
+        workers = list_actors(address=cluster.address, limit=1000,
+                              filters=[("class_name", "=", "RayTrainWorker")],
                               raise_on_missing_output=False)
         print(json.dumps({"returncode": done.returncode, "stdout": done.stdout,
                           "stderr": done.stderr[-3000:],
