@@ -151,8 +151,7 @@ def stop_on_sigterm(seen: list):
     can say "stopped". Raised as KeyboardInterrupt because Ray's blocking calls (fit waits
     in ray.get) let only that, or SystemExit, out of a signal handler. Ray sends SIGKILL
     3 s later (RAY_JOB_STOP_WAIT_TIME_S): one small file write fits; a second SIGTERM is
-    ignored so it cannot cut that write short: after a stop the handler stays ignoring
-    (the caller's except clause writes the record outside this block)."""
+    ignored so it cannot cut that write short."""
     def stop(signum, frame):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         seen.append("SIGTERM")
@@ -167,8 +166,7 @@ def stop_on_sigterm(seen: list):
     try:
         yield
     finally:
-        if not seen:
-            signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextlib.contextmanager
