@@ -32,7 +32,8 @@ def finetune(config: FinetuneConfig) -> dict:
     phases = Phases()
     config = resolve_run(config, JOB)
     sel, model_cfg, optim = config.data, config.model, config.optim
-    # Preflight: everything that can be wrong with the input fails here, before Ray starts.
+    # Preflight: what can be wrong with the input and needs no pixels fails here, before
+    # Ray starts; the images are checked as Ray starts (driving's check).
     options = {"limit_per_class": sel.limit_per_class, "classes": parse_class_list(sel.classes),
                "seed": sel.seed, "image_size": sel.image_size}
     source = plan_images(parse_uri(config.source), None, **options)
@@ -49,15 +50,15 @@ def finetune(config: FinetuneConfig) -> dict:
     # A cached output is of the unaugmented image: --augment trains on images.
     cache = None if optim.augment else plan_feature_cache(
         model_cfg, sel.image_size, optim.precision, storage, config.scaling.workers)
-    preflight(plans, cache)
-    phases.add("preflight (listing, decoding, checks)", time.perf_counter() - phases.started)
+    phases.add("preflight (listing, checks)", time.perf_counter() - phases.started)
 
     scaling = config.scaling
     identity = identify(config, JOB, "finetune", reads_target_labels=False)
     header = [f"finetune {run}: {source.num_rows:,} training images, trainable "
               f"{model_cfg.trainable}, {optim.epochs} epochs"
               + (f"; val {val.num_rows:,}" if val is not None else "")]
-    with driving(config, identity, header, phases) as (console, store, log):
+    with driving(config, identity, header, phases,
+                 check=lambda: preflight(plans, cache)) as (console, store, log):
         with phases.timed("data for the workers (feature cache or images)"):
             # The frozen blocks' cached outputs' files (lib/train/features.FeatureFiles),
             # or with no cache Ray Datasets of preprocessed images.

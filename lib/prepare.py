@@ -20,7 +20,7 @@ from lib.data.images import content_checksum, plan_images
 from lib.data.layout import commit_dataset, filesystem_for, list_parquet_files, read_manifest
 from lib.data.shifts import parse_shift
 from lib.data.uri import parse_uri
-from lib.errors import DataError, OutputError
+from lib.errors import DataError, NoInputError, OutputError
 from lib.runtime import init_ray
 
 SCHEMA_VERSION = 1
@@ -50,23 +50,30 @@ def prepare(config: PrepareConfig) -> dict:
         what = "a different dataset" if existing else "files that are not a raydapt dataset"
         raise OutputError(f"{config.out} already holds {what}; pass --overwrite to replace it")
 
-    plan.preflight()  # folder sources are decoded and checked here, before any write
     shift = f" under {config.target_shift}" if config.target_shift else ""
-    with captured(f"{config.out}/logs", config.verbose) as (console, log):
-        console.line(f"prepare: {plan.num_rows:,} images of {len(plan.class_names)} classes from "
-                     f"{config.source}{shift} -> {config.out}; Ray's output in {log}")
-        started = time.perf_counter()
-        connected = init_ray()
-        try:
-            manifest, num_files = _write(plan, config, fs, root)
-        finally:
-            if connected:
-                import ray
+    fresh = fs.get_file_info(root).type == pafs.FileType.NotFound
+    try:
+        with captured(f"{config.out}/logs", config.verbose) as (console, log):
+            console.line(f"prepare: {plan.num_rows:,} images of {len(plan.class_names)} classes "
+                         f"from {config.source}{shift} -> {config.out}; Ray's output in {log}")
+            started = time.perf_counter()
+            connected = init_ray()
+            try:
+                plan.preflight()  # folder images are decoded and checked in Ray Data tasks
+                manifest, num_files = _write(plan, config, fs, root)
+            finally:
+                if connected:
+                    import ray
 
-                ray.shutdown()
-        shape = manifest["image_shape"]
-        console.line(f"wrote {plan.num_rows:,} rows of {shape[0]}x{shape[1]}x{shape[2]} images "
-                     f"in {num_files} file(s) in {duration(time.perf_counter() - started)}")
+                    ray.shutdown()
+            shape = manifest["image_shape"]
+            console.line(f"wrote {plan.num_rows:,} rows of {shape[0]}x{shape[1]}x{shape[2]} "
+                         f"images in {num_files} file(s) in "
+                         f"{duration(time.perf_counter() - started)}")
+    except (DataError, NoInputError):
+        # Bad input leaves nothing under --out, not even this attempt's log.
+        fs.delete_dir(root if fresh else f"{root}/logs")
+        raise
     return manifest
 
 

@@ -44,7 +44,8 @@ def adapt(config: AdaptConfig) -> dict:
         config.adapt, method_opt=canonical_options(type(method), method.options),
         domain_norm=method.normalisation(config.adapt.domain_norm)))
     sel, backbone, optim, scaling = config.data, config.model, config.optim, config.scaling
-    # Preflight: everything that can be wrong with the input fails here, before Ray starts.
+    # Preflight: what can be wrong with the input and needs no pixels fails here, before
+    # Ray starts; the images are checked as Ray starts (driving's check).
     inputs = plan_inputs(config)
     if config.adapt.select_by in ("source_val", "dev") and inputs.source_val is None:
         raise UsageError(f"--select-by {config.adapt.select_by} needs --source-val")
@@ -57,8 +58,7 @@ def adapt(config: AdaptConfig) -> dict:
         else None
     cache = plan_feature_cache(backbone, sel.image_size, optim.precision, storage,
                                scaling.workers)
-    preflight(inputs.by_name(), cache)
-    phases.add("preflight (listing, decoding, checks)", time.perf_counter() - phases.started)
+    phases.add("preflight (listing, checks)", time.perf_counter() - phases.started)
 
     identity = identify(config, JOB, method.name, method.reads_target_labels)
     shift = f" ({config.target_shift})" if config.target_shift else ""
@@ -66,7 +66,8 @@ def adapt(config: AdaptConfig) -> dict:
               f"{inputs.target.num_rows:,} target images{shift}, {optim.epochs} epochs; "
               + ", ".join(f"{name} {images.num_rows:,}" for name, images
                           in inputs.evaluated().items())]
-    with driving(config, identity, header, phases) as (console, store, log):
+    with driving(config, identity, header, phases,
+                 check=lambda: preflight(inputs.by_name(), cache)) as (console, store, log):
         with phases.timed("data for the workers (feature cache or images)"):
             read, shape, feature_shape = worker_inputs(config, inputs,
                                                        method.reads_target_labels, cache)

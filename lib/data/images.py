@@ -1,7 +1,8 @@
 """From a URI and options to a Ray Dataset of image rows: select, relabel, shift.
 
 `plan_images` does everything that needs no pixels (open, list, select, compute the
-identity key), so jobs can fail fast or skip work; `ImagePlan.load` builds the Dataset.
+identity key), so jobs can fail fast or skip work before Ray starts; `ImagePlan.load`
+builds the Dataset.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def _code_digest(*modules: str) -> str:
                                   for m in modules).encode()).hexdigest()
 
 
-_PIXEL_CODE = _code_digest("lib.data.sources", "lib.data.shifts", "lib.data.columns",
+_PIXEL_CODE = _code_digest("lib.data.sources", "lib.data.folder", "lib.data.shifts", "lib.data.columns",
                            "lib.data.classes", __name__)
 
 
@@ -54,11 +55,12 @@ class ImagePlan:
         return hashlib.sha256((self.key + _PIXEL_CODE).encode()).hexdigest()[:20]
 
     def preflight(self) -> None:
-        """Fail on bad input now, on the driver, before Ray or any output is touched."""
+        """Fail on bad input now, before any worker or output is touched (a folder's images
+        are decoded and checked in Ray Data tasks: Ray must be up)."""
         self.source.preflight(self.indices)
 
     def image_shape(self) -> tuple[int, int, int]:
-        """The rows' (height, width, channels) without Ray (a folder is decoded for it)."""
+        """The rows' (height, width, channels) (a folder is decoded and checked for it)."""
         return tuple(self.source.image_shape(self.indices))
 
     def load(self):
@@ -130,11 +132,13 @@ def row_digests(batch: pa.Table) -> pa.Table:
 def content_checksum(ds) -> str:
     """sha256 over the rows' digests sorted by example id: the same rows give the same sum,
     however they are split into files or blocks."""
-    import ray
+    from lib.runtime import in_order
 
-    table = pa.concat_tables(ray.get(ds.map_batches(row_digests, batch_format="pyarrow")
-                                      .to_arrow_refs())).sort_by("example_id")
+    # Digests where the rows are, sorted by Ray Data; the driver holds a batch at a time.
     h = hashlib.sha256()
-    for d in table.column("digest").to_pylist():
-        h.update(d)
+    with in_order():
+        digests = ds.map_batches(row_digests, batch_format="pyarrow").sort("example_id")
+        for batch in digests.iter_batches(batch_format="pyarrow", batch_size=65536):
+            for d in batch.column("digest").to_pylist():
+                h.update(d)
     return h.hexdigest()

@@ -8,9 +8,7 @@ raise NoInputError (exit 66); present but wrong ones raise DataError (exit 65).
 
 from __future__ import annotations
 
-import hashlib
 import os
-from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,30 +16,15 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from lib.data.candidates import Candidates, digest
 from lib.data.classes import CIFAR10_CLASSES, STL10_TO_CIFAR10, canonical_order
-from lib.data.columns import SCHEMA, make_table
+from lib.data.columns import SCHEMA, images_to_column, make_table
+from lib.data.folder import FolderSource
 from lib.data.layout import DATA_DIR, MANIFEST, filesystem_for, list_parquet_files, read_manifest
 from lib.data.uri import DatasetURI
 from lib.errors import DataError, NoInputError, name_some
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 ROWS_PER_BLOCK = 2000  # a few MB of 32x32 images: enough blocks to spread, few enough to be cheap
-
-
-@dataclass(frozen=True)
-class Candidates:
-    """What a source offers, in stable order, before any pixel is read."""
-
-    example_ids: tuple[str, ...]
-    labels: np.ndarray
-    class_names: tuple[str, ...]
-
-
-def _hash(*parts) -> str:
-    h = hashlib.sha256()
-    for p in parts:
-        h.update(repr(p).encode())
-    return h.hexdigest()[:16]
 
 
 def _num_blocks(n: int) -> int:
@@ -53,106 +36,67 @@ def _require_file(path: str, what: str) -> None:
         raise NoInputError(f"{what} not found: {path}")
 
 
-class FolderSource:
-    """A class-per-subfolder tree of PNG/JPEG files; every image must be RGB of one size."""
+@dataclass(frozen=True)
+class Arrays:
+    """What a loader found: the images' (N, H, W, C) shape, labels, class names, the files
+    read; and either the images in memory or a picklable `reader(rows)` that a Ray Data
+    task calls to read rows of the file itself, with `rows` mapping the source's index
+    to the file's row."""
 
-    def __init__(self, uri: DatasetURI):
-        self.uri = uri
-        root = os.path.abspath(uri.path)
-        if not os.path.isdir(root):
-            raise NoInputError(f"dataset folder not found: {uri.path}")
-        class_dirs = sorted(d for d in os.listdir(root)
-                            if not d.startswith(".") and os.path.isdir(os.path.join(root, d)))
-        if not class_dirs:
-            raise NoInputError(f"{uri.path} has no class subfolders (expected {uri.path}/<class>/*.jpg)")
-        files = {c: sorted(f for f in os.listdir(os.path.join(root, c))
-                           if f.lower().endswith(IMAGE_SUFFIXES) and not f.startswith("."))
-                 for c in class_dirs}
-        empty = [c for c, names in files.items() if not names]
-        if empty:
-            raise NoInputError(f"empty class folder in {uri.path}: {name_some(empty)} (no PNG/JPEG files)")
-        self.root = root
-        self._decoded = None  # (indices, table, shape) once preflight() has run
-        self.class_names = canonical_order(class_dirs)
-        self.example_ids = tuple(f"{c}/{f}" for c in self.class_names for f in files[c])
-        self.labels = np.array([i for i, c in enumerate(self.class_names) for _ in files[c]])
-
-    def candidates(self) -> Candidates:
-        return Candidates(self.example_ids, self.labels, self.class_names)
-
-    def fingerprint(self) -> str:
-        stats = [(p, st.st_size, st.st_mtime_ns) for p in self.example_ids
-                 for st in [os.stat(os.path.join(self.root, p))]]
-        return _hash("folder", self.root, stats)
-
-    def preflight(self, indices: np.ndarray) -> None:
-        """Decode the chosen files here on the driver, naming every bad one, before any
-        worker starts. The pixels are kept for read(): decoding is the expensive part, and
-        a folder lives on one filesystem anyway (Parquet sources are read by Ray tasks)."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        key = indices.tobytes()
-        if self._decoded is not None and self._decoded[0] == key:
-            return
-        ids = [self.example_ids[i] for i in indices]
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # PIL frees the GIL
-            decoded = list(pool.map(_decode_file, [os.path.join(self.root, p) for p in ids]))
-        shape = _check_decoded(ids, decoded, self.uri)
-        table = make_table(ids, self.labels[indices], self.class_names,
-                           np.stack([pixels for pixels, _ in decoded]))
-        self._decoded = (key, table, shape)
-
-    def image_shape(self, indices: np.ndarray) -> tuple[int, int, int]:
-        """The rows' (height, width, channels): decoded and checked first."""
-        self.preflight(indices)
-        return self._decoded[2]
-
-    def read(self, indices: np.ndarray):
-        import ray
-
-        self.preflight(indices)
-        _, table, shape = self._decoded
-        return ray.data.from_arrow(table).repartition(_num_blocks(len(indices))), shape
+    shape: tuple[int, ...]
+    labels: np.ndarray
+    class_names: tuple[str, ...]
+    files: list[str]
+    images: np.ndarray | None = None
+    reader: object = None
+    rows: np.ndarray | None = None
 
 
-def _decode_file(path: str) -> tuple[np.ndarray | None, str]:
-    """(pixels, description): 'WxH MODE' when it decodes, else the decoder's complaint."""
-    from PIL import Image
+@dataclass(frozen=True)
+class NpyRows:
+    """Rows of a .npy file (CIFAR-10-C), memory-mapped where they are read."""
 
-    try:
-        with Image.open(path) as im:
-            im.load()
-            pixels = np.asarray(im)
-            return pixels, f"{im.width}x{im.height} {im.mode}"
-    except Exception as e:  # any decoder failure is a data error, reported by file below
-        return None, f"undecodable ({type(e).__name__}: {e})"
+    path: str
+    offset: int  # the file's row of the source's row 0 (the severity's block)
+
+    def __call__(self, rows: np.ndarray) -> np.ndarray:
+        return np.asarray(np.load(self.path, mmap_mode="r")[rows])
 
 
-def _check_decoded(ids, decoded, uri: DatasetURI) -> tuple[int, int, int]:
-    """Every image decodes, is RGB, and has the size most of them have."""
-    shapes = [desc for pixels, desc in decoded if pixels is not None and desc.endswith(" RGB")]
-    if not shapes:
-        raise DataError(f"{uri}: no RGB image decodes, e.g. {ids[0]}: {decoded[0][1]}")
-    expected = Counter(shapes).most_common(1)[0][0]
-    bad = [f"{i}: {desc}" + ("" if pixels is None else f", expected {expected}")
-           for i, (pixels, desc) in zip(ids, decoded) if desc != expected]
-    if bad:
-        raise DataError(f"{uri}: {len(bad)} bad image(s): {name_some(bad, 3)}")
-    width, height = (int(v) for v in expected.split()[0].split("x"))
-    return height, width, 3
+@dataclass(frozen=True)
+class Stl10Rows:
+    """Rows of an STL-10 release file (each image column-major, channel by channel),
+    memory-mapped where they are read and resized to `image_size`."""
+
+    path: str
+    image_size: int
+
+    def __call__(self, rows: np.ndarray) -> np.ndarray:
+        from PIL import Image
+
+        images = np.memmap(self.path, np.uint8, "r").reshape(-1, 3, 96, 96)[rows]
+        images = images.transpose(0, 3, 2, 1)
+        if self.image_size == 96:
+            return np.ascontiguousarray(images)
+        return np.stack([np.asarray(Image.fromarray(im).resize(
+            (self.image_size, self.image_size), Image.BICUBIC)) for im in images])
 
 
 class ArraySource:
-    """Sources shipped as whole arrays: Keras CIFAR-10, STL-10 binaries, CIFAR-10-C .npy."""
+    """Sources shipped as arrays: Keras CIFAR-10 (in memory, as Keras loads it), STL-10
+    binaries and CIFAR-10-C .npy files (only their shape and labels on the driver: Ray
+    Data tasks read the chosen rows from the files in chunks)."""
 
     def __init__(self, uri: DatasetURI, image_size: int):
         self.uri = uri
         loader = {"cifar10": self._keras_cifar10, "stl10": self._stl10,
                   "cifar10c": self._cifar10c}[uri.scheme]
-        self.images, labels, self.class_names, self.files = loader(image_size)
-        if self.images.ndim != 4 or self.images.shape[-1] != 3 or len(self.images) != len(labels):
-            raise DataError(f"{uri}: images have shape {self.images.shape} for {len(labels)} "
+        arrays = loader(image_size)
+        shape, labels = tuple(arrays.shape), arrays.labels
+        if len(shape) != 4 or shape[-1] != 3 or shape[0] != len(labels):
+            raise DataError(f"{uri}: images have shape {shape} for {len(labels)} "
                             "labels; expected (N, H, W, 3)")
+        self.arrays, self.class_names, self.files = arrays, arrays.class_names, arrays.files
         self.labels = np.asarray(labels).reshape(-1).astype(np.int64)
         out_of_range = np.flatnonzero((self.labels < 0) | (self.labels >= len(self.class_names)))
         if len(out_of_range):
@@ -170,18 +114,27 @@ class ArraySource:
 
     def fingerprint(self) -> str:
         stats = [(f, os.path.getsize(f), os.stat(f).st_mtime_ns) for f in self.files]
-        return _hash(str(self.uri), stats)
+        return digest(str(self.uri), stats)
 
     def image_shape(self, indices: np.ndarray) -> tuple[int, int, int]:
-        return tuple(self.images.shape[1:])
+        return tuple(self.arrays.shape[1:])
 
     def read(self, indices: np.ndarray):
         import ray
 
-        table = make_table([self.example_ids[i] for i in indices], self.labels[indices],
-                           self.class_names, self.images[indices])
-        ds = ray.data.from_arrow(table).repartition(_num_blocks(len(indices)))
-        return ds, tuple(self.images.shape[1:])
+        arrays, shape = self.arrays, tuple(self.arrays.shape[1:])
+        ids = [self.example_ids[i] for i in indices]
+        if arrays.reader is None:
+            table = make_table(ids, self.labels[indices], self.class_names,
+                               arrays.images[indices])
+            return ray.data.from_arrow(table).repartition(_num_blocks(len(indices))), shape
+        listing = make_table(ids, self.labels[indices], self.class_names,
+                             np.zeros((len(indices), 0), np.uint8)).drop_columns(["image"])
+        listing = listing.append_column("row", pa.array(arrays.rows[indices], pa.int64()))
+        ds = (ray.data.from_arrow(listing).repartition(_num_blocks(len(indices)))
+              .map_batches(read_rows, fn_kwargs={"reader": arrays.reader}, batch_size=None,
+                           batch_format="pyarrow"))
+        return ds, shape
 
     def _keras_cifar10(self, image_size):
         import keras
@@ -193,13 +146,10 @@ class ArraySource:
                 f"{self.uri}: Keras could not load CIFAR-10 ({' '.join(str(e).split())[:200]}); "
                 f"without internet, pre-stage it under KERAS_HOME or use folder: or "
                 f"parquet:") from None
-        if self.uri.split == "test":
-            return x_test, y_test, CIFAR10_CLASSES, []
-        return x_train, y_train, CIFAR10_CLASSES, []
+        images, labels = (x_test, y_test) if self.uri.split == "test" else (x_train, y_train)
+        return Arrays(images.shape, labels, CIFAR10_CLASSES, [], images=images)
 
     def _stl10(self, image_size):
-        from PIL import Image
-
         base = self.uri.path
         if os.path.isdir(os.path.join(base, "stl10_binary")):
             base = os.path.join(base, "stl10_binary")
@@ -207,23 +157,17 @@ class ArraySource:
         y_path = os.path.join(base, f"{self.uri.split}_y.bin")
         _require_file(x_path, "STL-10 images")
         _require_file(y_path, "STL-10 labels")
-        raw = np.fromfile(x_path, dtype=np.uint8)
+        size = os.path.getsize(x_path)
         stl_labels = np.fromfile(y_path, dtype=np.uint8).astype(np.int64) - 1
-        if raw.size != len(stl_labels) * 3 * 96 * 96:
-            raise DataError(f"{x_path}: {raw.size} bytes do not hold {len(stl_labels)} 96x96 RGB images")
+        if size != len(stl_labels) * 3 * 96 * 96:
+            raise DataError(f"{x_path}: {size} bytes do not hold {len(stl_labels)} 96x96 RGB images")
         if len(stl_labels) and (stl_labels.min() < 0 or stl_labels.max() > 9):
             raise DataError(f"{y_path}: labels must be 1-10")
-        # The release stores each image column-major, channel by channel.
-        images = raw.reshape(-1, 3, 96, 96).transpose(0, 3, 2, 1)
-        keep = np.array([STL10_TO_CIFAR10[y] is not None for y in stl_labels], dtype=bool)
+        kept = np.flatnonzero([STL10_TO_CIFAR10[y] is not None for y in stl_labels])
         class_names = canonical_order(c for c in STL10_TO_CIFAR10 if c)
-        labels = np.array([class_names.index(STL10_TO_CIFAR10[y]) for y in stl_labels[keep]])
-        if image_size != 96:
-            images = np.stack([np.asarray(Image.fromarray(im).resize(
-                (image_size, image_size), Image.BICUBIC)) for im in images[keep]])
-        else:
-            images = images[keep]
-        return images, labels, class_names, [x_path, y_path]
+        labels = np.array([class_names.index(STL10_TO_CIFAR10[y]) for y in stl_labels[kept]])
+        return Arrays((len(kept), image_size, image_size, 3), labels, class_names,
+                      [x_path, y_path], reader=Stl10Rows(x_path, image_size), rows=kept)
 
     def _cifar10c(self, image_size):
         x_path = os.path.join(self.uri.path, f"{self.uri.corruption}.npy")
@@ -235,8 +179,16 @@ class ArraySource:
         if len(labels) % 5 or len(images) != len(labels):
             raise DataError(f"{x_path}: {len(images)} images and {len(labels)} labels are not "
                             "five equal severity blocks")
-        block = slice((self.uri.severity - 1) * per_severity, self.uri.severity * per_severity)
-        return images[block], labels[block], CIFAR10_CLASSES, [x_path, y_path]
+        start = (self.uri.severity - 1) * per_severity
+        return Arrays((per_severity, *images.shape[1:]), np.asarray(labels[start:start + per_severity]),
+                      CIFAR10_CLASSES, [x_path, y_path], reader=NpyRows(x_path, start),
+                      rows=start + np.arange(per_severity))
+
+
+def read_rows(batch: pa.Table, reader) -> pa.Table:
+    """A Ray Data task's rows read from their file: the `row` column becomes the image."""
+    images = reader(batch.column("row").to_numpy())
+    return batch.drop_columns(["row"]).append_column("image", images_to_column(images))
 
 
 class ParquetSource:

@@ -59,6 +59,7 @@ def scored(model, location: str, plan, inference, header: str, log_dir: str | No
     connected or started and stopped again. `model`: open_model's of `location`; the
     actors open the same epoch."""
     from lib.console import captured
+    from lib.inference.plans import check_shape
     from lib.runtime import init_ray
 
     temporary = log_dir is None
@@ -67,6 +68,7 @@ def scored(model, location: str, plan, inference, header: str, log_dir: str | No
         console.line(f"{header}; Ray's output in {log}")
         connected = init_ray(inference.address)
         try:
+            check_shape(plan, model.metadata)
             result = score(location, model.epoch_asked(), plan, inference.actors)
         finally:
             if connected:

@@ -75,12 +75,27 @@ def save_config(storage: str, run: str, config) -> None:
                           f"({os_reason(e)})") from None
 
 
-def forget_run(storage: str, run: str) -> None:
-    """Remove a new run's directory (its config and log so far)."""
+def storage_exists(storage: str) -> bool:
+    import pyarrow.fs as pafs
+
+    from lib.data.layout import filesystem_for
+
+    fs, root = filesystem_for(storage)
+    return fs.get_file_info(root).type != pafs.FileType.NotFound
+
+
+def forget_run(storage: str, run: str, with_storage: bool = False) -> None:
+    """Remove a new run's directory (its config and log so far), and with `with_storage`
+    the storage directory too if nothing else is in it (the run created it; another run
+    may have written there since)."""
+    import pyarrow.fs as pafs
+
     from lib.data.layout import filesystem_for
 
     fs, root = filesystem_for(storage)
     fs.delete_dir(f"{root}/{run}")
+    if with_storage and not fs.get_file_info(pafs.FileSelector(root)):
+        fs.delete_dir(root)
 
 
 def os_reason(error: OSError) -> str:
@@ -170,20 +185,22 @@ def stop_on_sigterm(seen: list):
 
 
 @contextlib.contextmanager
-def driving(config, identity, header: list[str], phases):
+def driving(config, identity, header: list[str], phases, check=None):
     """A run from the driver's side, after its preflight: the config saved, a clean
     console (Ray's and TensorFlow's output in the run's log file: lib/console.py) opened
-    with `header`, Ray connected, the workers' resources checked (lib/train/capacity.py:
-    refused: the run leaves no trace), and the run record around the block, with `phases`
-    (lib/phases.py) in it. Yields (console,
-    store, log path)."""
+    with `header`, Ray connected, the workers' resources checked (lib/train/capacity.py)
+    and `check()` run (the input's checks that need Ray: lib/train/inputs.preflight),
+    then the run record around the block, with `phases` (lib/phases.py) in it. Refused
+    resources or bad input leave a new run no trace. Yields (console, store, log path)."""
     from lib.console import captured
+    from lib.errors import DataError, NoInputError
     from lib.metrics.runs import RunRecord
     from lib.metrics.store import MetricsStore
     from lib.runtime import init_ray
     from lib.train.capacity import Unavailable, check_capacity, oversubscribed
 
     storage, run, scaling = config.run.storage, config.run.run_name, config.scaling
+    fresh_storage = not storage_exists(storage)
     save_config(storage, run, config)
     store = MetricsStore(storage, run)
     # The wall clock started with the job (preflight included), as its phases did.
@@ -208,6 +225,9 @@ def driving(config, identity, header: list[str], phases):
             try:
                 with phases.timed("Ray start or connect"):
                     check_capacity(scaling, config.failure.resource_wait_s)
+                if check is not None:
+                    with phases.timed("decoding and checks (Ray Data)"):
+                        check()
                 with recorded(record, store):
                     yield console, store, log
             except RunStopped:
@@ -220,9 +240,9 @@ def driving(config, identity, header: list[str], phases):
                     # Inside the capture, so what Ray still flushes (its deduplicated worker
                     # lines) goes to the log, not after the summary.
                     ray.shutdown()
-    except Unavailable:
-        if not config.run.resume:
-            forget_run(storage, run)  # refused before any work: leave no trace
+    except (Unavailable, DataError, NoInputError):
+        if not config.run.resume:  # refused before any work: leave no trace
+            forget_run(storage, run, with_storage=fresh_storage)
         raise
 
 

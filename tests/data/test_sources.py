@@ -51,14 +51,14 @@ def read_all(src):
     return src.read(np.arange(len(src.example_ids)))
 
 
-def test_truncated_jpeg_is_named(small_folder):
+def test_truncated_jpeg_is_named(small_folder, ray_local):
     path = small_folder / "cat/0002.jpg"
     path.write_bytes(path.read_bytes()[:300])
     with pytest.raises(DataError, match=r"1 bad image\(s\): cat/0002.jpg: undecodable"):
         read_all(folder(small_folder))
 
 
-def test_wrong_shapes_are_named(small_folder):
+def test_wrong_shapes_are_named(small_folder, ray_local):
     Image.open(small_folder / "cat/0001.jpg").convert("L").save(small_folder / "cat/0001.jpg")
     Image.new("RGB", (28, 28)).save(small_folder / "bird/0000.png")
     with pytest.raises(DataError, match=r"2 bad image\(s\): bird/0000.png: 28x28 RGB, expected "
@@ -73,7 +73,14 @@ def write_stl10(root, images, stl_labels, split="train"):
     (root / f"{split}_y.bin").write_bytes(np.asarray(stl_labels, np.uint8).tobytes())
 
 
-def test_stl10_maps_to_the_nine_shared_classes(tmp_path):
+def images_of(src):
+    """Every row's pixels, read as a run reads them (by Ray Data tasks), in id order."""
+    ds, shape = src.read(np.arange(len(src.example_ids)))
+    rows = sorted(ds.take_all(), key=lambda r: r["example_id"])
+    return np.stack([np.frombuffer(r["image"], np.uint8).reshape(shape) for r in rows])
+
+
+def test_stl10_maps_to_the_nine_shared_classes(tmp_path, ray_local):
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (10, 96, 96, 3), dtype=np.uint8)
     write_stl10(tmp_path / "stl10_binary", images, np.arange(1, 11), split="test")
@@ -84,9 +91,11 @@ def test_stl10_maps_to_the_nine_shared_classes(tmp_path):
     names = [cand.class_names[i] for i in cand.labels]
     assert names == ["airplane", "bird", "automobile", "cat", "deer", "dog", "horse", "ship",
                      "truck"]
-    np.testing.assert_array_equal(src.images[7], images[8])  # ship, after the dropped monkey
+    np.testing.assert_array_equal(images_of(src)[7], images[8])  # ship, after the dropped monkey
     small = ArraySource(parse_uri(f"stl10:{tmp_path / 'stl10_binary'}#test"), image_size=32)
-    assert small.images.shape == (9, 32, 32, 3)
+    assert small.image_shape(None) == (32, 32, 3)
+    resized = np.asarray(Image.fromarray(images[8]).resize((32, 32), Image.BICUBIC))
+    np.testing.assert_array_equal(images_of(small)[7], resized)
 
 
 def test_stl10_bad_files(tmp_path):
@@ -97,13 +106,16 @@ def test_stl10_bad_files(tmp_path):
         ArraySource(parse_uri(f"stl10:{tmp_path}"), image_size=32)
 
 
-def test_cifar10c_takes_the_severity_block(tmp_path):
+def test_cifar10c_takes_the_severity_block(tmp_path, ray_local, monkeypatch):
+    import lib.data.sources
+
+    monkeypatch.setattr(lib.data.sources, "ROWS_PER_BLOCK", 4)  # three tasks read the block
     images = np.zeros((50, 32, 32, 3), np.uint8)
     images[:, 0, 0, 0] = np.arange(50)
     np.save(tmp_path / "fog.npy", images)
     np.save(tmp_path / "labels.npy", (np.arange(50) % 10).astype(np.uint8))
     src = ArraySource(parse_uri(f"cifar10c:{tmp_path}#fog@4"), image_size=32)
-    assert list(src.images[:, 0, 0, 0]) == list(range(30, 40))
+    assert list(images_of(src)[:, 0, 0, 0]) == list(range(30, 40))
     assert src.candidates().example_ids[0] == "fog@4/000000"
     with pytest.raises(NoInputError, match="corruption file not found"):
         ArraySource(parse_uri(f"cifar10c:{tmp_path}#snow@1"), image_size=32)

@@ -1,4 +1,5 @@
-"""Bad input to adapt fails in the driver's preflight: exit code, one line, nothing written."""
+"""Bad input to adapt fails before training starts (folder images are checked in Ray Data
+tasks): exit code, one line, nothing written."""
 
 import shutil
 

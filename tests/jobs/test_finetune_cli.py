@@ -1,4 +1,5 @@
-"""Bad input to finetune fails in the driver's preflight: exit code, one line, nothing written."""
+"""Bad input to finetune fails before training starts (folder images are checked in Ray Data
+tasks): exit code, one line, nothing written."""
 
 import shutil
 
@@ -20,7 +21,7 @@ def test_class_lists_differ(tmp_path, small_folder):
     assert_fails(result, 65, "only in source: frog", out=tmp_path / "runs")
 
 
-def test_truncated_image_is_caught_before_ray_starts(tmp_path, small_folder):
+def test_truncated_image_fails_before_training_and_leaves_nothing(tmp_path, small_folder):
     bad = small_folder / "truck/0003.jpg"
     bad.write_bytes(bad.read_bytes()[:100])
     result = finetune(tmp_path, "--source", f"folder:{small_folder}", "--val",

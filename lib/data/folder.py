@@ -1,0 +1,186 @@
+"""A class-per-subfolder tree of PNG/JPEG files as a source of image rows.
+
+The driver only lists: paths, labels, sizes. Decoding and the checks (undecodable,
+wrong mode, wrong size, empty files) run in Ray Data tasks spread over the cluster's
+CPUs and nodes, so the driver's memory and time do not grow with the pixels; what the
+tasks find is gathered as a few counts per block, and a bad file fails the run before
+any training worker starts. Every node must see the folder (a shared filesystem); a
+file a node cannot find is reported as such.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+
+import numpy as np
+import pyarrow as pa
+
+from lib.data.candidates import Candidates, digest
+from lib.data.classes import canonical_order
+from lib.data.columns import SCHEMA
+from lib.data.uri import DatasetURI
+from lib.errors import DataError, NoInputError, name_some
+from lib.runtime import in_order
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+FILES_PER_TASK = 1000  # ~3 MB of 32x32 pixels out: tasks enough to spread, few enough to be cheap
+SHOWN = 3  # bad files named in the error; the rest are counted
+
+
+class FolderSource:
+    """Every image must decode to RGB, all of one size (the size most of them have)."""
+
+    def __init__(self, uri: DatasetURI):
+        self.uri = uri
+        root = os.path.abspath(uri.path)
+        if not os.path.isdir(root):
+            raise NoInputError(f"dataset folder not found: {uri.path}")
+        class_dirs = sorted(d for d in os.listdir(root)
+                            if not d.startswith(".") and os.path.isdir(os.path.join(root, d)))
+        if not class_dirs:
+            raise NoInputError(f"{uri.path} has no class subfolders (expected {uri.path}/<class>/*.jpg)")
+        files = {c: sorted(f for f in os.listdir(os.path.join(root, c))
+                           if f.lower().endswith(IMAGE_SUFFIXES) and not f.startswith("."))
+                 for c in class_dirs}
+        empty = [c for c, names in files.items() if not names]
+        if empty:
+            raise NoInputError(f"empty class folder in {uri.path}: {name_some(empty)} (no PNG/JPEG files)")
+        self.root = root
+        self._checked = None  # (selection, decoded Dataset, shape) once preflight() has run
+        self.class_names = canonical_order(class_dirs)
+        self.example_ids = tuple(f"{c}/{f}" for c in self.class_names for f in files[c])
+        self.labels = np.array([i for i, c in enumerate(self.class_names) for _ in files[c]])
+
+    def candidates(self):
+        return Candidates(self.example_ids, self.labels, self.class_names)
+
+    def fingerprint(self) -> str:
+        stats = [(p, st.st_size, st.st_mtime_ns) for p in self.example_ids
+                 for st in [os.stat(os.path.join(self.root, p))]]
+        return digest("folder", self.root, stats)
+
+    def preflight(self, indices: np.ndarray) -> None:
+        """Decode and check the chosen files in Ray Data tasks (Ray must be up), naming the
+        first bad ones and counting all. The decoded rows stay in Ray's object store for
+        read(): decoding is the expensive part."""
+        import ray
+
+        selection = _selection_key(indices)
+        if self._checked is not None and self._checked[0] == selection:
+            return
+        listing = pa.table({
+            "position": pa.array(np.arange(len(indices)), pa.int64()),
+            "example_id": pa.array([self.example_ids[i] for i in indices], pa.string()),
+            "label": pa.array(self.labels[indices], pa.int16()),
+            "class_name": pa.array([self.class_names[i] for i in self.labels[indices]],
+                                   pa.string()),
+        })
+        tasks = max(1, -(-len(indices) // FILES_PER_TASK))
+        with in_order():  # rows in listing order, as the driver's decode had them
+            decoded = (ray.data.from_arrow(listing).repartition(tasks)
+                       .map_batches(decode_batch, fn_kwargs={"root": self.root},
+                                    batch_size=None, batch_format="pyarrow")
+                       .materialize())
+        tallies = decoded.map_batches(tally, batch_size=None, batch_format="pyarrow").take_all()
+        shape = check_tallies(tallies, self.uri)
+        self._checked = (selection, decoded.select_columns(SCHEMA.names), shape)
+
+    def image_shape(self, indices: np.ndarray) -> tuple[int, int, int]:
+        """The rows' (height, width, channels): decoded and checked first (Ray must be up)."""
+        self.preflight(indices)
+        return self._checked[2]
+
+    def read(self, indices: np.ndarray):
+        self.preflight(indices)
+        _, ds, shape = self._checked
+        return ds, shape
+
+
+def _selection_key(indices: np.ndarray) -> str:
+    import hashlib
+
+    return hashlib.sha256(np.ascontiguousarray(indices).tobytes()).hexdigest()
+
+
+def decode_file(path: str) -> tuple[np.ndarray | None, str]:
+    """(pixels, description): 'WxH MODE' when it decodes, else what is wrong with it."""
+    from PIL import Image
+
+    try:
+        if os.path.getsize(path) == 0:
+            return None, "empty file"
+        with Image.open(path) as im:
+            im.load()
+            pixels = np.asarray(im)
+            return pixels, f"{im.width}x{im.height} {im.mode}"
+    except FileNotFoundError:
+        import socket
+
+        return None, (f"not found on node {socket.gethostname()} (every node must see a "
+                      "folder source: a shared filesystem, or `raydapt prepare` it to one)")
+    except Exception as e:  # any decoder failure is a data error, reported by file below
+        return None, f"undecodable ({type(e).__name__}: {e})"
+
+
+def decode_batch(batch: pa.Table, root: str) -> pa.Table:
+    """A Ray Data task's files decoded: the rows of `columns.SCHEMA` (an empty image where
+    a file did not decode), with each file's description and position for the check."""
+    decoded = [decode_file(os.path.join(root, i))
+               for i in batch.column("example_id").to_pylist()]
+    images = pa.array([b"" if pixels is None else np.ascontiguousarray(pixels).tobytes()
+                       for pixels, _ in decoded], pa.binary())
+    return (batch.append_column("image", images)
+                 .append_column("described", pa.array([d for _, d in decoded], pa.string())))
+
+
+def tally(block: pa.Table) -> pa.Table:
+    """A block's descriptions, one row each: how many files have it, and the first few
+    (position, example id): all the driver needs to find the odd ones out."""
+    descriptions = block.column("described").to_pylist()
+    positions = block.column("position").to_pylist()
+    ids = block.column("example_id").to_pylist()
+    counts, first = Counter(), {}
+    for description, position, example_id in zip(descriptions, positions, ids):
+        counts[description] += 1
+        seen = first.setdefault(description, [])
+        if len(seen) < SHOWN:
+            seen.append((position, example_id))
+    keys = list(counts)
+    return pa.table({
+        "described": pa.array(keys, pa.string()),
+        "count": pa.array([counts[k] for k in keys], pa.int64()),
+        "positions": pa.array([[p for p, _ in first[k]] for k in keys], pa.list_(pa.int64())),
+        "example_ids": pa.array([[i for _, i in first[k]] for k in keys],
+                                pa.list_(pa.string())),
+    })
+
+
+def check_tallies(tallies: list[dict], uri: DatasetURI) -> tuple[int, int, int]:
+    """Every image decodes, is RGB, and has the size most of them have; else DataError
+    naming the first bad files in listing order and counting them all."""
+    counts, first = Counter(), {}
+    for row in tallies:
+        counts[row["described"]] += row["count"]
+        first.setdefault(row["described"], []).extend(zip(row["positions"], row["example_ids"]))
+    shapes = Counter({d: n for d, n in counts.items() if d.endswith(" RGB")})
+    if not shapes:
+        position, example_id, description = min((p, i, d) for d, seen in first.items()
+                                                for p, i in seen)
+        raise DataError(f"{uri}: no RGB image decodes, e.g. {example_id}: {description}")
+    expected = shapes.most_common(1)[0][0]
+    bad = sorted((p, i, d) for d, seen in first.items() if d != expected for p, i in seen)
+    if bad:
+        total = sum(n for d, n in counts.items() if d != expected)
+        named = [f"{i}: {d}" + (f", expected {expected}" if _decoded(d) else "")
+                 for _, i, d in bad[:SHOWN]]
+        more = f" (+{total - len(named)} more)" if total > len(named) else ""
+        raise DataError(f"{uri}: {total} bad image(s): {', '.join(named)}{more}")
+    width, height = (int(v) for v in expected.split()[0].split("x"))
+    return height, width, 3
+
+
+def _decoded(description: str) -> bool:
+    """A description of a file that decoded ('WxH MODE'), not of a failure."""
+    size = description.split(" ", 1)[0].split("x")
+    return len(size) == 2 and all(s.isdigit() for s in size)
