@@ -86,3 +86,26 @@ def test_stl10_source_with_shared_classes(tmp_path, ray_local):
     manifest = prepare(PrepareConfig(source=f"stl10:{tmp_path / 'stl'}", out=str(tmp_path / "o")))
     assert manifest["num_rows"] == 18 and manifest["image_shape"] == [32, 32, 3]
     assert "frog" not in manifest["class_names"]
+
+
+@pytest.mark.slow
+def test_a_folder_is_decoded_on_every_node_of_a_cluster(cifar_jpeg, tmp_path):
+    # 3,000 files are three decode tasks; Ray Data spreads tasks over the nodes.
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    out = tmp_path / "prepared"
+    done = subprocess.run([sys.executable, "-m", "tests.two_nodes", "2", sys.executable, "-m",
+                           "jobs.prepare", "--source", f"folder:{cifar_jpeg}/train",
+                           "--limit-per-class", "300", "--out", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["returncode"] == 0, result["stdout"][-3000:] + result["stderr"]
+    decoding = [set(nodes) for name, nodes in result["task_nodes"].items()
+                if "decode_batch" in name]
+    assert decoding and set().union(*decoding) == set(result["nodes"]), result["task_nodes"]
+    assert len(result["nodes"]) == 2
+    assert json.loads((out / "manifest.json").read_text())["num_rows"] == 3000

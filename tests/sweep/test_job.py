@@ -183,7 +183,10 @@ def test_a_sweep_on_two_nodes_places_runs_on_both_and_completes_every_one(cifar_
     spec = write_spec(tmp_path, cifar_jpeg, "n",
                       'method = ["source-only", "adabn"]\nseed = [0, 1]\ncpus-per-worker = [2]\n'
                       'epochs = [8]')  # long enough for two runs' training to overlap
-    out = subprocess.run([sys.executable, "-m", "tests.sweep.two_nodes", str(spec),
+    # Three CPUs a node and two a training worker: two runs training at once cannot share
+    # a node, so the nodes the workers land on show the sweep using the whole cluster.
+    out = subprocess.run([sys.executable, "-m", "tests.two_nodes", "3", sys.executable, "-m",
+                          "jobs.sweep", str(spec), "--address", "{address}",
                           "--max-concurrent", "2"], cwd=REPO, capture_output=True, text=True,
                          timeout=1200)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -191,4 +194,4 @@ def test_a_sweep_on_two_nodes_places_runs_on_both_and_completes_every_one(cifar_
     assert result["returncode"] == 0, result["stdout"][-3000:] + result["stderr"]
     assert "4 of 4 runs completed" in result["stdout"], result["stdout"]
     assert len(result["nodes"]) == 2
-    assert set(result["worker_nodes"]) == set(result["nodes"]), result
+    assert set(result["actor_nodes"]["RayTrainWorker"]) == set(result["nodes"]), result
