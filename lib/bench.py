@@ -377,6 +377,13 @@ def bench(cfg: BenchConfig) -> list[dict]:
 
             add(*sweep_against_commands(cfg.source, cfg.images // 10, cfg.epochs,
                                         f"{scratch}/sweep", run))
+        if "prepare" in parts:  # starts its own Rays, of 1 and of 2 CPUs
+            if connected:
+                ray.shutdown()
+                connected = False
+            from lib.data.bench import prepare_scaling
+
+            add(*prepare_scaling(cfg.source, cfg.images // 10, f"{scratch}/prepare"))
         if connected:
             ray.shutdown()
 

@@ -261,8 +261,9 @@ def config_from_dict(cls, data: dict):
     return cls(**kwargs)
 
 
-BENCH_PARTS = ("forward", "classic", "fastpath", "full", "adapt", "latency", "sweep")
-BENCH_DEFAULT = BENCH_PARTS[:-1]  # sweep is 36 runs: only when asked for
+BENCH_PARTS = ("forward", "classic", "fastpath", "full", "adapt", "latency", "sweep",
+               "prepare")
+BENCH_DEFAULT = BENCH_PARTS[:-2]  # sweep: 36 runs; prepare: 4 prepares; only when asked for
 
 
 def _check_bench_parts(text: str) -> None:
@@ -290,7 +291,10 @@ class BenchConfig:
               "classic), full, adapt, latency (a small adapt run twice, extracting then "
               "reading its features: its wall time by phase), sweep (12 small adapt runs, "
               "images/10 per class and --epochs each, as one raydapt sweep and as 12 CLI "
-              "commands; only when named). The fp32 peak is always measured.", check=_check_bench_parts)
+              "commands; only when named), prepare (a folder --source prepared at images/10 "
+              "per class and at 4x that, linked: the driver's peak memory; and with 1 and 2 "
+              "CPUs; only when named). The fp32 peak is always measured.",
+        check=_check_bench_parts)
     methods: str | None = option(
         None, "The adaptation methods whose step `adapt` measures, comma-separated; default: "
               "every registered one.", check=lambda text: [_check_method(m.strip())
