@@ -125,6 +125,42 @@ def captured(log_dir: str, verbose: bool = False):
             os.unlink(path)
 
 
+
+def undoing(log_dir: str):
+    """A function that puts things back as they are now as far as captured(log_dir) goes:
+    the directories it creates removed (the topmost missing one of log_dir's), or the log
+    file as it was (an earlier attempt's, which it appends to). For jobs that must leave
+    nothing behind on bad input."""
+    import pyarrow.fs as pafs
+
+    from lib.data.layout import filesystem_for
+
+    fs, root = filesystem_for(log_dir)
+
+    def exists(path: str) -> bool:
+        return fs.get_file_info(path).type != pafs.FileType.NotFound
+
+    missing, path = None, root
+    while path and not exists(path):
+        missing, path = path, path.rpartition("/")[0]
+    log = f"{root}/{LOG_NAME}"
+    before = None
+    if missing is None and exists(log):
+        with fs.open_input_stream(log) as f:
+            before = f.read()
+
+    def undo() -> None:
+        if missing is not None:
+            fs.delete_dir(missing)
+        elif before is None:
+            if exists(log):
+                fs.delete_file(log)
+        else:
+            with fs.open_output_stream(log) as f:
+                f.write(before)
+
+    return undo
+
 class EpochFollower:
     """A thread that prints a line for each epoch as rank 0's metrics for it appear (the
     `epochs` file, and its `evals` file when the run evaluates), and a warning for each

@@ -14,7 +14,7 @@ import uuid
 import pyarrow.fs as pafs
 
 from lib.config import PrepareConfig
-from lib.console import captured, duration
+from lib.console import captured, duration, undoing
 from lib.data.classes import parse_class_list
 from lib.data.images import content_checksum, plan_images
 from lib.data.layout import commit_dataset, filesystem_for, list_parquet_files, read_manifest
@@ -51,7 +51,7 @@ def prepare(config: PrepareConfig) -> dict:
         raise OutputError(f"{config.out} already holds {what}; pass --overwrite to replace it")
 
     shift = f" under {config.target_shift}" if config.target_shift else ""
-    fresh = fs.get_file_info(root).type == pafs.FileType.NotFound
+    undo = undoing(f"{config.out}/logs")
     try:
         with captured(f"{config.out}/logs", config.verbose) as (console, log):
             console.line(f"prepare: {plan.num_rows:,} images of {len(plan.class_names)} classes "
@@ -71,8 +71,7 @@ def prepare(config: PrepareConfig) -> dict:
                          f"images in {num_files} file(s) in "
                          f"{duration(time.perf_counter() - started)}")
     except (DataError, NoInputError):
-        # Bad input leaves nothing under --out, not even this attempt's log.
-        fs.delete_dir(root if fresh else f"{root}/logs")
+        undo()  # bad input leaves nothing under --out, not even this attempt's log
         raise
     return manifest
 

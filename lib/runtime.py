@@ -1,9 +1,7 @@
-"""Connecting to Ray: --address or RAY_ADDRESS when given, else a local instance we start;
-and the Ray settings our code relies on."""
+"""Connecting to Ray: --address or RAY_ADDRESS when given, else a local instance we start."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 
@@ -40,16 +38,3 @@ def pin_address() -> None:
 
     os.environ["RAY_ADDRESS"] = ray.get_runtime_context().gcs_address
 
-
-@contextlib.contextmanager
-def in_order():
-    """Ray Data executes inside the block keeping rows in the order of its inputs (its
-    default lets tasks finish in any order): for results that depend on order."""
-    import ray
-
-    options = ray.data.DataContext.get_current().execution_options
-    kept, options.preserve_order = options.preserve_order, True
-    try:
-        yield
-    finally:
-        options.preserve_order = kept

@@ -165,3 +165,31 @@ def test_rank_0_writes_its_steps_at_most_once_a_second_and_always_the_last():
         progress.update(0, step, 10)
     assert written == [0.25, 1.25, 2.25, 2.5]  # a second apart, then the epoch's last step
     StepProgress("/unused", "r", enabled=False).update(0, 10, 10)  # nothing: no file system
+
+
+def test_undoing_puts_back_what_a_captured_log_would_change(tmp_path):
+    from lib.console import undoing
+
+    fresh = tmp_path / "a" / "b" / "logs"
+    undo = undoing(str(fresh))
+    fresh.mkdir(parents=True)
+    (fresh / "driver.log").write_text("this attempt\n")
+    undo()
+    assert not (tmp_path / "a").exists()  # the topmost directory it made goes, no more
+
+    earlier = tmp_path / "out" / "logs"
+    earlier.mkdir(parents=True)
+    (earlier / "driver.log").write_text("an earlier attempt\n")
+    (tmp_path / "out" / "notes").write_text("mine")
+    undo = undoing(str(earlier))
+    with open(earlier / "driver.log", "a") as f:
+        f.write("this attempt\n")
+    undo()
+    assert (earlier / "driver.log").read_text() == "an earlier attempt\n"
+    assert (tmp_path / "out" / "notes").read_text() == "mine"
+
+    (earlier / "driver.log").unlink()
+    undo = undoing(str(earlier))
+    (earlier / "driver.log").write_text("this attempt\n")
+    undo()
+    assert earlier.is_dir() and not (earlier / "driver.log").exists()

@@ -88,6 +88,23 @@ def test_stl10_source_with_shared_classes(tmp_path, ray_local):
     assert "frog" not in manifest["class_names"]
 
 
+
+def test_bad_input_leaves_out_as_it_was(small_folder, tmp_path, ray_local):
+    from lib.errors import DataError
+
+    (small_folder / "dog/0001.jpg").write_bytes(b"")
+    out = tmp_path / "used"
+    (out / "logs").mkdir(parents=True)
+    (out / "logs/driver.log").write_text("an earlier attempt\n")
+    (out / "notes").write_text("mine")
+    with pytest.raises(DataError, match="dog/0001.jpg: empty file"):
+        prepare(PrepareConfig(source=f"folder:{small_folder}", out=str(out), overwrite=True))
+    assert (out / "logs/driver.log").read_text() == "an earlier attempt\n"
+    assert sorted(p.name for p in out.iterdir()) == ["logs", "notes"]
+    with pytest.raises(DataError):
+        prepare(PrepareConfig(source=f"folder:{small_folder}", out=str(tmp_path / "new/out")))
+    assert not (tmp_path / "new").exists()
+
 @pytest.mark.slow
 def test_a_folder_is_decoded_on_every_node_of_a_cluster(cifar_jpeg, tmp_path):
     # 3,000 files are three decode tasks; Ray Data spreads tasks over the nodes.

@@ -74,7 +74,7 @@ def images_per_s(source: str, out: str, per_class: int, cpus: int) -> tuple[floa
     from lib.config import DataConfig, PrepareConfig
     from lib.prepare import prepare
 
-    ray.init(num_cpus=cpus, include_dashboard=False, logging_level=logging.WARNING,
+    ray.init(address="local", num_cpus=cpus, include_dashboard=False, logging_level=logging.WARNING,
              _node_ip_address="127.0.0.1")
     try:
         started = time.perf_counter()

@@ -21,7 +21,6 @@ from lib.data.classes import canonical_order
 from lib.data.columns import SCHEMA
 from lib.data.uri import DatasetURI
 from lib.errors import DataError, NoInputError, name_some
-from lib.runtime import in_order
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 FILES_PER_TASK = 1000  # ~3 MB of 32x32 pixels out: tasks enough to spread, few enough to be cheap
@@ -77,11 +76,15 @@ class FolderSource:
                                    pa.string()),
         })
         tasks = max(1, -(-len(indices) // FILES_PER_TASK))
-        with in_order():  # rows in listing order, as the driver's decode had them
-            decoded = (ray.data.from_arrow(listing).repartition(tasks)
-                       .map_batches(decode_batch, fn_kwargs={"root": self.root},
-                                    batch_size=None, batch_format="pyarrow")
-                       .materialize())
+        listed = ray.data.from_arrow(listing)
+        # Rows in listing order, as the driver's decode had them. A Dataset keeps a copy
+        # of the context it was made with, and what is derived from it inherits that copy:
+        # so does everything a run builds on these rows (its shuffle included).
+        listed.context.execution_options.preserve_order = True
+        decoded = (listed.repartition(tasks)
+                   .map_batches(decode_batch, fn_kwargs={"root": self.root}, batch_size=None,
+                                batch_format="pyarrow")
+                   .materialize())
         tallies = decoded.map_batches(tally, batch_size=None, batch_format="pyarrow").take_all()
         shape = check_tallies(tallies, self.uri)
         self._checked = (selection, decoded.select_columns(SCHEMA.names), shape)

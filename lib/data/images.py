@@ -132,13 +132,12 @@ def row_digests(batch: pa.Table) -> pa.Table:
 def content_checksum(ds) -> str:
     """sha256 over the rows' digests sorted by example id: the same rows give the same sum,
     however they are split into files or blocks."""
-    from lib.runtime import in_order
-
-    # Digests where the rows are, sorted by Ray Data; the driver holds a batch at a time.
+    # Digests where the rows are, sorted by Ray Data; the driver holds a batch at a time,
+    # in the sort's order.
     h = hashlib.sha256()
-    with in_order():
-        digests = ds.map_batches(row_digests, batch_format="pyarrow").sort("example_id")
-        for batch in digests.iter_batches(batch_format="pyarrow", batch_size=65536):
-            for d in batch.column("digest").to_pylist():
-                h.update(d)
+    digests = ds.map_batches(row_digests, batch_format="pyarrow").sort("example_id")
+    digests.context.execution_options.preserve_order = True
+    for batch in digests.iter_batches(batch_format="pyarrow", batch_size=65536):
+        for d in batch.column("digest").to_pylist():
+            h.update(d)
     return h.hexdigest()

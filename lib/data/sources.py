@@ -57,7 +57,6 @@ class NpyRows:
     """Rows of a .npy file (CIFAR-10-C), memory-mapped where they are read."""
 
     path: str
-    offset: int  # the file's row of the source's row 0 (the severity's block)
 
     def __call__(self, rows: np.ndarray) -> np.ndarray:
         return np.asarray(np.load(self.path, mmap_mode="r")[rows])
@@ -181,7 +180,7 @@ class ArraySource:
                             "five equal severity blocks")
         start = (self.uri.severity - 1) * per_severity
         return Arrays((per_severity, *images.shape[1:]), np.asarray(labels[start:start + per_severity]),
-                      CIFAR10_CLASSES, [x_path, y_path], reader=NpyRows(x_path, start),
+                      CIFAR10_CLASSES, [x_path, y_path], reader=NpyRows(x_path),
                       rows=start + np.arange(per_severity))
 
 

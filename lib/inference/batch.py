@@ -58,23 +58,31 @@ def scored(model, location: str, plan, inference, header: str, log_dir: str | No
     `<log_dir>/driver.log` (a temporary directory when None, removed once done), Ray
     connected or started and stopped again. `model`: open_model's of `location`; the
     actors open the same epoch."""
-    from lib.console import captured
+    from lib.console import captured, undoing
+    from lib.errors import DataError, NoInputError
     from lib.inference.plans import check_shape
     from lib.runtime import init_ray
 
     temporary = log_dir is None
     log_dir = log_dir or tempfile.mkdtemp(prefix="raydapt-")
-    with captured(log_dir, inference.verbose) as (console, log):
-        console.line(f"{header}; Ray's output in {log}")
-        connected = init_ray(inference.address)
-        try:
-            check_shape(plan, model.metadata)
-            result = score(location, model.epoch_asked(), plan, inference.actors)
-        finally:
-            if connected:
-                import ray
+    undo = undoing(log_dir)
+    try:
+        with captured(log_dir, inference.verbose) as (console, log):
+            console.line(f"{header}; Ray's output in {log}")
+            connected = init_ray(inference.address)
+            try:
+                check_shape(plan, model.metadata)
+                result = score(location, model.epoch_asked(), plan, inference.actors)
+            finally:
+                if connected:
+                    import ray
 
-                ray.shutdown()
+                    ray.shutdown()
+    except (DataError, NoInputError):
+        undo()  # bad input leaves no log behind, in a run's logs or a temporary one
+        if temporary:
+            shutil.rmtree(log_dir, ignore_errors=True)
+        raise
     if temporary:  # kept when scoring failed: the header named it
         shutil.rmtree(log_dir, ignore_errors=True)
     return result

@@ -206,6 +206,7 @@ def driving(config, identity, header: list[str], phases, check=None):
     # The wall clock started with the job (preflight included), as its phases did.
     record = RunRecord(store, identity.row(), asdict(config), phases=phases.seconds,
                        _clock=phases.started)
+    refused = False  # before the run record: resources or input said no, or a Ctrl-C came
     try:
         with captured(f"{storage}/{run}/logs", config.run.verbose) as (console, log):
             for text in header:
@@ -223,11 +224,15 @@ def driving(config, identity, header: list[str], phases, check=None):
                                      local_cpus=run_cpus(scaling))
             stopped = False
             try:
-                with phases.timed("Ray start or connect"):
-                    check_capacity(scaling, config.failure.resource_wait_s)
-                if check is not None:
-                    with phases.timed("decoding and checks (Ray Data)"):
-                        check()
+                try:
+                    with phases.timed("Ray start or connect"):
+                        check_capacity(scaling, config.failure.resource_wait_s)
+                    if check is not None:
+                        with phases.timed("decoding and checks (Ray Data)"):
+                            check()
+                except (Unavailable, DataError, NoInputError, KeyboardInterrupt):
+                    refused = True
+                    raise
                 with recorded(record, store):
                     yield console, store, log
             except RunStopped:
@@ -240,8 +245,8 @@ def driving(config, identity, header: list[str], phases, check=None):
                     # Inside the capture, so what Ray still flushes (its deduplicated worker
                     # lines) goes to the log, not after the summary.
                     ray.shutdown()
-    except (Unavailable, DataError, NoInputError):
-        if not config.run.resume:  # refused before any work: leave no trace
+    except BaseException:
+        if refused and not config.run.resume:  # refused before any work: leave no trace
             forget_run(storage, run, with_storage=fresh_storage)
         raise
 

@@ -27,6 +27,14 @@ def test_truncated_image_fails_before_training_and_leaves_nothing(tmp_path, smal
     result = finetune(tmp_path, "--source", f"folder:{small_folder}", "--val",
                       f"folder:{small_folder}")
     assert_fails(result, 65, "truck/0003.jpg", out=tmp_path / "runs")
+    # A storage that holds other runs keeps them, and only them.
+    (tmp_path / "runs/other").mkdir(parents=True)
+    (tmp_path / "runs/other/config.json").write_text("{}")
+    result = finetune(tmp_path, "--source", f"folder:{small_folder}", "--val",
+                      f"folder:{small_folder}")
+    assert_fails(result, 65, "truck/0003.jpg")
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["other"]
+    assert (tmp_path / "runs/other/config.json").read_text() == "{}"
 
 
 @pytest.mark.parametrize("args,code,fragment", [
