@@ -16,7 +16,7 @@ from collections import Counter
 import numpy as np
 import pyarrow as pa
 
-from lib.data.candidates import Candidates, digest
+from lib.data.candidates import Candidates
 from lib.data.classes import canonical_order
 from lib.data.columns import SCHEMA
 from lib.data.uri import DatasetURI
@@ -55,9 +55,15 @@ class FolderSource:
         return Candidates(self.example_ids, self.labels, self.class_names)
 
     def fingerprint(self) -> str:
-        stats = [(p, st.st_size, st.st_mtime_ns) for p in self.example_ids
-                 for st in [os.stat(os.path.join(self.root, p))]]
-        return digest("folder", self.root, stats)
+        """The files' names, sizes and times, hashed as they are listed: no list of them
+        held at once (a driver's memory is what a large folder runs out of)."""
+        import hashlib
+
+        h = hashlib.sha256(repr(("folder", self.root)).encode())
+        for p in self.example_ids:
+            st = os.stat(os.path.join(self.root, p))
+            h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        return h.hexdigest()[:16]
 
     def preflight(self, indices: np.ndarray) -> None:
         """Decode and check the chosen files in Ray Data tasks (Ray must be up), naming the
@@ -76,12 +82,7 @@ class FolderSource:
                                    pa.string()),
         })
         tasks = max(1, -(-len(indices) // FILES_PER_TASK))
-        listed = ray.data.from_arrow(listing)
-        # Rows in listing order, as the driver's decode had them. A Dataset keeps a copy
-        # of the context it was made with, and what is derived from it inherits that copy:
-        # so does everything a run builds on these rows (its shuffle included).
-        listed.context.execution_options.preserve_order = True
-        decoded = (listed.repartition(tasks)
+        decoded = (configured(ray.data.from_arrow(listing)).repartition(tasks)
                    .map_batches(decode_batch, fn_kwargs={"root": self.root}, batch_size=None,
                                 batch_format="pyarrow")
                    .materialize())
@@ -98,6 +99,19 @@ class FolderSource:
         self.preflight(indices)
         _, ds, shape = self._checked
         return ds, shape
+
+
+def configured(ds):
+    """`ds` with the execution options of the Datasets our sources make, set in its own
+    context (a Dataset keeps a copy of the context it was made with, and what is derived
+    from it inherits that copy: so does everything a run builds on these rows):
+    - rows in their input order (listing order, as the driver's decode had them);
+    - no per-operator CPU reservation: Ray Data reserves half the cluster's CPUs, split
+      among a pipeline's operators, and on 2 CPUs that left the decode one task at a time
+      (50,000 files: 8.0 s, against 3.7 s without; 2026-12-06)."""
+    ds.context.execution_options.preserve_order = True
+    ds.context.op_resource_reservation_enabled = False
+    return ds
 
 
 def _selection_key(indices: np.ndarray) -> str:

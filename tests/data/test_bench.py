@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from lib.data.bench import COPIES, linked_copies, prepare_scaling
+from lib.data.bench import COPIES, linked_copies
 
 
 def test_linked_copies_repeat_every_file_under_new_names(small_folder, tmp_path):
@@ -18,7 +18,21 @@ def test_linked_copies_repeat_every_file_under_new_names(small_folder, tmp_path)
 
 @pytest.mark.slow
 def test_the_prepare_part_measures_both_sizes_and_both_cpu_counts(small_folder, tmp_path):
-    small, large, one, two = prepare_scaling(f"folder:{small_folder}", 4, str(tmp_path))
+    # In a process of its own: the part starts its own Rays, and the tests' may be up.
+    import subprocess
+    import sys
+
+    from lib.bench import Measurement
+    from tests.conftest import REPO
+
+    code = ("import dataclasses, json, sys; from lib.data.bench import prepare_scaling; "
+            "print(json.dumps([dataclasses.asdict(m) for m in prepare_scaling(*sys.argv[1:2], "
+            "4, sys.argv[2])]))")
+    done = subprocess.run([sys.executable, "-c", code, f"folder:{small_folder}", str(tmp_path)],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    measured = json.loads(done.stdout.strip().splitlines()[-1])
+    small, large, one, two = (Measurement(**m) for m in measured)
     assert small.name == "prepare: 40 images, driver peak memory"
     assert large.name == f"prepare: {40 * COPIES} images ({COPIES}x, linked), driver peak memory"
     assert "max RSS" in small.note and "over 40 images" in large.note

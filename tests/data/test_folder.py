@@ -101,3 +101,14 @@ def test_rows_come_in_listing_order_with_the_schema_and_the_shape(small_folder, 
     expected = np.asarray(Image.open(small_folder / rows[-1]["example_id"]))
     np.testing.assert_array_equal(np.frombuffer(rows[-1]["image"], np.uint8).reshape(shape),
                                   expected)
+
+
+def test_the_execution_options_set_on_our_datasets_are_ray_datas_own():
+    # Setting an attribute a dataclass no longer has succeeds silently: fail here instead
+    # when Ray Data renames or drops one.
+    import dataclasses
+
+    from ray.data import DataContext, ExecutionOptions
+
+    assert "op_resource_reservation_enabled" in {f.name for f in dataclasses.fields(DataContext)}
+    assert hasattr(ExecutionOptions(), "preserve_order")
