@@ -82,7 +82,7 @@ def test_dann_with_two_workers_training_part_of_the_backbone(cifar_jpeg, tmp_pat
     # Where the wall time went: the driver's phases, and rank 0's inside Ray Train's fit.
     phases = dict(record["phases"])
     assert list(phases) == [
-        "preflight (listing, decoding, checks)", "Ray start or connect",
+        "preflight (listing, checks)", "Ray start or connect", "decoding and checks (Ray Data)",
         "data for the workers (feature cache or images)",
         "worker set-up (TensorFlow, networks, data into memory)",
         "evaluation and selection scores", "metrics and checkpoint writes", "training steps",
