@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from lib.data.candidates import Candidates
 from lib.data.classes import canonical_order
-from lib.data.columns import SCHEMA
+from lib.data.columns import SCHEMA, listing
 from lib.data.uri import DatasetURI
 from lib.errors import DataError, NoInputError, name_some
 
@@ -74,15 +74,11 @@ class FolderSource:
         selection = _selection_key(indices)
         if self._checked is not None and self._checked[0] == selection:
             return
-        listing = pa.table({
-            "position": pa.array(np.arange(len(indices)), pa.int64()),
-            "example_id": pa.array([self.example_ids[i] for i in indices], pa.string()),
-            "label": pa.array(self.labels[indices], pa.int16()),
-            "class_name": pa.array([self.class_names[i] for i in self.labels[indices]],
-                                   pa.string()),
-        })
+        rows = listing([self.example_ids[i] for i in indices], self.labels[indices],
+                       self.class_names).append_column(
+            "position", pa.array(np.arange(len(indices)), pa.int64()))
         tasks = max(1, -(-len(indices) // FILES_PER_TASK))
-        decoded = (configured(ray.data.from_arrow(listing)).repartition(tasks)
+        decoded = (configured(ray.data.from_arrow(rows)).repartition(tasks)
                    .map_batches(decode_batch, fn_kwargs={"root": self.root}, batch_size=None,
                                 batch_format="pyarrow")
                    .materialize())

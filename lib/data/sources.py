@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from lib.data.candidates import Candidates, digest
 from lib.data.classes import CIFAR10_CLASSES, STL10_TO_CIFAR10, canonical_order
-from lib.data.columns import SCHEMA, images_to_column, make_table
+from lib.data.columns import SCHEMA, images_to_column, listing, make_table
 from lib.data.folder import FolderSource, configured
 from lib.data.layout import DATA_DIR, MANIFEST, filesystem_for, list_parquet_files, read_manifest
 from lib.data.uri import DatasetURI
@@ -127,10 +127,9 @@ class ArraySource:
             table = make_table(ids, self.labels[indices], self.class_names,
                                arrays.images[indices])
             return ray.data.from_arrow(table).repartition(_num_blocks(len(indices))), shape
-        listing = make_table(ids, self.labels[indices], self.class_names,
-                             np.zeros((len(indices), 0), np.uint8)).drop_columns(["image"])
-        listing = listing.append_column("row", pa.array(arrays.rows[indices], pa.int64()))
-        ds = (configured(ray.data.from_arrow(listing)).repartition(_num_blocks(len(indices)))
+        rows = listing(ids, self.labels[indices], self.class_names).append_column(
+            "row", pa.array(arrays.rows[indices], pa.int64()))
+        ds = (configured(ray.data.from_arrow(rows)).repartition(_num_blocks(len(indices)))
               .map_batches(read_rows, fn_kwargs={"reader": arrays.reader}, batch_size=None,
                            batch_format="pyarrow"))
         return ds, shape
