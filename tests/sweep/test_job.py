@@ -10,9 +10,9 @@ import sys
 import time
 
 import pytest
+import ray.train
 
 from lib.metrics.store import MetricsStore
-from lib.train.checkpoint import kept_epochs
 from tests.conftest import REPO
 
 SPEC = """
@@ -111,11 +111,11 @@ def test_a_stopped_sweep_records_its_run_stopped_and_a_rerun_finishes_only_the_r
     runs = str(tmp_path / "runs")
     process = subprocess.Popen([sys.executable, "-m", "jobs.sweep", str(spec)], cwd=REPO,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    # SIGTERM (what `ray job stop` sends) once the second run has three epochs behind it
-    # (so the first two have checkpoints): stopped mid-training, so its resumption has
-    # rows it must not write again.
+    # SIGTERM (what `ray job stop` sends) once the second run has four epochs behind it (so
+    # Ray Train has registered a checkpoint of it): stopped mid-training, so its resumption
+    # has rows it must not write again.
     deadline = time.monotonic() + 600
-    while len(MetricsStore(runs, second).files("epochs")) < 3:
+    while len(MetricsStore(runs, second).files("epochs")) < 4:
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             pytest.fail(f"no epoch of {second} before the sweep ended or 600 s: "
@@ -130,14 +130,18 @@ def test_a_stopped_sweep_records_its_run_stopped_and_a_rerun_finishes_only_the_r
     assert record["status"] == "stopped" and 3 <= record["epochs_done"] < 12, record
     assert MetricsStore(runs, first).read("runs").to_pylist()[0]["status"] == "completed"
     kept = {p: os.stat(p).st_mtime_ns for p in (tmp_path / "runs" / first).rglob("*.parquet")}
-    # The epochs before its newest checkpoint: the resumption starts after them, so it
-    # must not write them again. (Seen: the newest one, its directory written as the stop
-    # came, was not yet Ray Train's to resume from, and its epoch was redone: rows are a
-    # file per epoch, so a redone epoch replaces its row rather than adding one.)
-    checkpointed = max(kept_epochs(str(tmp_path / "runs" / second)), default=-1)
-    assert checkpointed >= 1
-    done = {p: os.stat(p).st_mtime_ns for epoch in range(checkpointed)
-            for p in (tmp_path / "runs" / second / "metrics").glob(f"*-e{epoch:04d}.parquet")}
+    # Ray Train resumes from the latest checkpoint its controller had registered (the one
+    # Result.from_path reads). Checkpoints the worker had written and queued behind it when
+    # the stop came (seen: two) are not resumed from: their epochs are redone, and as rows
+    # are a file per epoch, a redone epoch replaces its rows rather than adding any.
+    latest = ray.train.Result.from_path(str(tmp_path / "runs" / second))
+    assert latest.checkpoint is not None
+    resumed_after = latest.metrics["epoch"]
+    written = {p: os.stat(p).st_mtime_ns
+               for p in (tmp_path / "runs" / second / "metrics").glob("*-e????.parquet")}
+    done = {p: ns for p, ns in written.items() if epoch_of(p) <= resumed_after}
+    redone = {p: ns for p, ns in written.items() if epoch_of(p) > resumed_after}
+    assert done, written
 
     again = subprocess.run([sys.executable, "-m", "jobs.sweep", str(spec)], cwd=REPO,
                            capture_output=True, text=True, timeout=900)
@@ -150,6 +154,12 @@ def test_a_stopped_sweep_records_its_run_stopped_and_a_rerun_finishes_only_the_r
     epochs = store.read("epochs").column("epoch").to_pylist()
     assert sorted(epochs) == list(range(12)), epochs
     assert {p: os.stat(p).st_mtime_ns for p in done} == done  # none redone
+    assert all(os.stat(p).st_mtime_ns != ns for p, ns in redone.items())  # from that checkpoint
+
+
+def epoch_of(path) -> int:
+    """The epoch of a metrics file named `<table>-e0003.parquet`."""
+    return int(path.stem.rsplit("-e", 1)[1])
 
 
 @pytest.mark.slow
