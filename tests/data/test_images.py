@@ -60,6 +60,31 @@ def test_checksum_ignores_blocking_but_not_content(small_folder, ray_local):
     assert content_checksum(ds) != content_checksum(plan(small_folder, limit_per_class=3).load()[0])
 
 
+def test_checksum_is_the_row_digests_summed_mod_2_256_with_the_count(ray_local):
+    import hashlib
+
+    import pyarrow as pa
+    import ray
+
+    def table(ids, labels, images):
+        return pa.table({"example_id": ids, "label": pa.array(labels, pa.int16()),
+                         "image": pa.array(images, pa.binary())})
+
+    def digest(example_id, label, image):
+        return int.from_bytes(hashlib.sha256(f"{example_id}\0{label}\0".encode() + image)
+                              .digest(), "big")
+
+    rows = table(["a", "b"], [0, 1], [b"\x01", b"\x02"])
+    total = (digest("a", 0, b"\x01") + digest("b", 1, b"\x02")) % 2 ** 256
+    expected = hashlib.sha256(b"rows 2 sum " + total.to_bytes(32, "big")).hexdigest()
+    assert content_checksum(ray.data.from_arrow(rows)) == expected
+    assert content_checksum(ray.data.from_arrow([rows.slice(1), rows.slice(0, 1)])) == expected
+    # A repeated row counts twice: two copies of one row are not two copies of another (an
+    # XOR of digests would give zero for both).
+    same_twice = [table(["a", "a"], [0, 0], [b"\x01"] * 2), table(["b", "b"], [1, 1], [b"\x02"] * 2)]
+    assert len({content_checksum(ray.data.from_arrow(t)) for t in same_twice}) == 2
+
+
 def test_identity_names_the_rows_without_loading_them(small_folder):
     from lib.data.shifts import parse_shift
 
