@@ -107,7 +107,7 @@ def test_bad_input_leaves_out_as_it_was(small_folder, tmp_path, ray_local):
 
 @pytest.mark.slow
 def test_a_folder_is_decoded_on_every_node_of_a_cluster(cifar_jpeg, tmp_path):
-    # 3,000 files are three decode tasks; Ray Data spreads tasks over the nodes.
+    # 6,000 files are three decode tasks; Ray Data spreads tasks over the nodes.
     import subprocess
     import sys
 
@@ -116,7 +116,7 @@ def test_a_folder_is_decoded_on_every_node_of_a_cluster(cifar_jpeg, tmp_path):
     out = tmp_path / "prepared"
     done = subprocess.run([sys.executable, "-m", "tests.two_nodes", "2", sys.executable, "-m",
                            "jobs.prepare", "--source", f"folder:{cifar_jpeg}/train",
-                           "--limit-per-class", "300", "--out", str(out)],
+                           "--limit-per-class", "600", "--out", str(out)],
                           cwd=REPO, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -125,4 +125,4 @@ def test_a_folder_is_decoded_on_every_node_of_a_cluster(cifar_jpeg, tmp_path):
                 if "decode_batch" in name]
     assert decoding and set().union(*decoding) == set(result["nodes"]), result["task_nodes"]
     assert len(result["nodes"]) == 2
-    assert json.loads((out / "manifest.json").read_text())["num_rows"] == 3000
+    assert json.loads((out / "manifest.json").read_text())["num_rows"] == 6000

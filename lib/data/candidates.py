@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,7 +13,7 @@ import numpy as np
 class Candidates:
     """What a source offers, in stable order, before any pixel is read."""
 
-    example_ids: tuple[str, ...]
+    example_ids: Sequence[str]  # a tuple, or columns.Names for a large listing
     labels: np.ndarray
     class_names: tuple[str, ...]
 

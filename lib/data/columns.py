@@ -7,6 +7,8 @@ only 3 KB (Parquet compresses the column). The shape lives in the manifest.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pyarrow as pa
 
@@ -54,10 +56,34 @@ def make_table(example_ids, labels, class_names, images: np.ndarray) -> pa.Table
 
 def listing(example_ids, labels, class_names) -> pa.Table:
     """The rows' columns before their pixels (SCHEMA without `image`): what a source hands
-    the Ray Data tasks that read the pixels."""
+    the Ray Data tasks that read the pixels. `example_ids`: strings, or an Arrow array."""
     labels = np.asarray(labels, dtype=np.int16)
-    return pa.Table.from_arrays([
-        pa.array(list(example_ids), pa.string()),
-        pa.array(labels, pa.int16()),
-        pa.array([class_names[i] for i in labels], pa.string()),
-    ], schema=pa.schema(list(SCHEMA)[:3]))
+    if not isinstance(example_ids, pa.Array):
+        example_ids = pa.array(list(example_ids), pa.string())
+    names = pa.DictionaryArray.from_arrays(pa.array(labels), pa.array(class_names, pa.string()))
+    return pa.Table.from_arrays([example_ids, pa.array(labels, pa.int16()),
+                                 names.cast(pa.string())],
+                                schema=pa.schema(list(SCHEMA)[:3]))
+
+
+class Names(Sequence):
+    """Strings held in one Arrow array, read as a tuple of str: a listing of a few hundred
+    thousand files costs its bytes, not a Python object per name, in the driver."""
+
+    def __init__(self, array: pa.Array):
+        self.array = array
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return tuple(self.array[index].to_pylist())
+        return self.array[index].as_py()
+
+    def __iter__(self):
+        for start in range(0, len(self.array), 65536):  # a chunk of Python strings at a time
+            yield from self.array[start:start + 65536].to_pylist()
+
+    def take(self, indices: np.ndarray) -> pa.Array:
+        return self.array.take(pa.array(indices, pa.int64()))
