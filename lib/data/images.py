@@ -140,9 +140,9 @@ def digest_sum(batch: pa.Table) -> pa.Table:
 def content_checksum(ds) -> str:
     """sha256 of the rows' count and their digests' sum mod 2^256 (a multiset hash): the
     same rows give the same checksum however they are ordered or split into blocks."""
-    # A sum, not a sort: sorting is an all-to-all exchange whose object references in the
-    # driver grow with blocks squared (50,000 -> 200,000 images: +77 MB, 2026-12-07); the
-    # sum is a row per block.
+    # A sum, not a sort: the sort (an all-to-all exchange) was a prepare driver's peak, and
+    # grew with the images (50,000 -> 200,000: +77 MB, 2026-12-07); the sum sends the
+    # driver a row per block.
     rows, total = 0, 0
     for part in ds.map_batches(digest_sum, batch_size=None, batch_format="pyarrow").iter_rows():
         rows += part["rows"]
