@@ -55,8 +55,8 @@ def make_table(example_ids, labels, class_names, images: np.ndarray) -> pa.Table
 
 
 def listing(example_ids, labels, class_names) -> pa.Table:
-    """The rows' columns before their pixels (SCHEMA without `image`): what a source hands
-    the Ray Data tasks that read the pixels. `example_ids`: strings, or an Arrow array."""
+    """The rows' columns before their pixels (SCHEMA without `image`), from their ids
+    (strings, or an Arrow array), labels and the class names."""
     labels = np.asarray(labels, dtype=np.int16)
     if not isinstance(example_ids, pa.Array):
         example_ids = pa.array(list(example_ids), pa.string())
@@ -67,8 +67,9 @@ def listing(example_ids, labels, class_names) -> pa.Table:
 
 
 class Names(Sequence):
-    """Strings held in one Arrow array, read as a tuple of str: a listing of a few hundred
-    thousand files costs its bytes, not a Python object per name, in the driver."""
+    """Strings held in one Arrow array, read as a sequence of str (a slice as a tuple): a
+    listing of a few hundred thousand files costs its bytes in the driver, not a Python
+    object per name."""
 
     def __init__(self, array: pa.Array):
         self.array = array

@@ -16,6 +16,7 @@ from collections import Counter
 import numpy as np
 import pyarrow as pa
 
+from lib.data.blocks import in_parts
 from lib.data.candidates import Candidates
 from lib.data.classes import canonical_order
 from lib.data.columns import SCHEMA, Names, listing
@@ -23,10 +24,6 @@ from lib.data.uri import DatasetURI
 from lib.errors import DataError, NoInputError, name_some
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-# A task's files: ~6 MB of 32x32 pixels out. Every task's block costs the driver tens of KB
-# (its references, metadata and stats): 1,000 a task put 5 MB more on a 200,000-file
-# prepare's driver than 2,000 (2026-12-07); still 25 tasks for 50,000 files to spread.
-FILES_PER_TASK = 2000
 SHOWN = 3  # bad files named in the error; the rest are counted
 
 
@@ -79,22 +76,17 @@ class FolderSource:
         """Decode and check the chosen files in Ray Data tasks (Ray must be up), naming the
         first bad ones and counting all. The decoded rows stay in Ray's object store for
         read(): decoding is the expensive part."""
-        import ray
-
         selection = _selection_key(indices)
         if self._checked is not None and self._checked[0] == selection:
             return
-        # A task's files each, put one part at a time and only what a task cannot derive
-        # (its class names come from the labels there): the driver never holds the whole
-        # listing as a table beside its copy in the object store.
-        parts = []
-        for start in range(0, max(len(indices), 1), FILES_PER_TASK):
-            chosen = indices[start:start + FILES_PER_TASK]
-            parts.append(ray.put(pa.table({
-                "example_id": self.example_ids.take(chosen),
-                "label": pa.array(self.labels[chosen], pa.int16()),
-                "position": pa.array(np.arange(start, start + len(chosen)), pa.int32())})))
-        decoded = (configured(ray.data.from_arrow_refs(parts))
+        # What a task cannot derive (class names come from the labels there).
+        def part(start: int, stop: int) -> pa.Table:
+            chosen = indices[start:stop]
+            return pa.table({"example_id": self.example_ids.take(chosen),
+                             "label": pa.array(self.labels[chosen], pa.int16()),
+                             "position": pa.array(np.arange(start, stop), pa.int32())})
+
+        decoded = (in_parts(len(indices), part)
                    .map_batches(decode_batch, batch_size=None, batch_format="pyarrow",
                                 fn_kwargs={"root": self.root, "class_names": self.class_names})
                    .materialize())
@@ -111,19 +103,6 @@ class FolderSource:
         self.preflight(indices)
         _, ds, shape = self._checked
         return ds, shape
-
-
-def configured(ds):
-    """`ds` with the execution options of the Datasets our sources make, set in its own
-    context (a Dataset keeps a copy of the context it was made with, and what is derived
-    from it inherits that copy: so does everything a run builds on these rows):
-    - rows in their input order (listing order, as the driver's decode had them);
-    - no per-operator CPU reservation: Ray Data reserves half the cluster's CPUs, split
-      among a pipeline's operators, and on 2 CPUs that left the decode one task at a time
-      (50,000 files: 8.0 s, against 3.7 s without; 2026-12-06)."""
-    ds.context.execution_options.preserve_order = True
-    ds.context.op_resource_reservation_enabled = False
-    return ds
 
 
 def _selection_key(indices: np.ndarray) -> str:

@@ -16,19 +16,14 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from lib.data.blocks import in_parts
 from lib.data.candidates import Candidates, digest
 from lib.data.classes import CIFAR10_CLASSES, STL10_TO_CIFAR10, canonical_order
 from lib.data.columns import SCHEMA, images_to_column, listing, make_table
-from lib.data.folder import FolderSource, configured
+from lib.data.folder import FolderSource
 from lib.data.layout import DATA_DIR, MANIFEST, filesystem_for, list_parquet_files, read_manifest
 from lib.data.uri import DatasetURI
 from lib.errors import DataError, NoInputError, name_some
-
-ROWS_PER_BLOCK = 2000  # a few MB of 32x32 images: enough blocks to spread, few enough to be cheap
-
-
-def _num_blocks(n: int) -> int:
-    return max(1, -(-n // ROWS_PER_BLOCK))
 
 
 def _require_file(path: str, what: str) -> None:
@@ -119,19 +114,21 @@ class ArraySource:
         return tuple(self.arrays.shape[1:])
 
     def read(self, indices: np.ndarray):
-        import ray
-
         arrays, shape = self.arrays, tuple(self.arrays.shape[1:])
-        ids = [self.example_ids[i] for i in indices]
-        if arrays.reader is None:
-            table = make_table(ids, self.labels[indices], self.class_names,
-                               arrays.images[indices])
-            return ray.data.from_arrow(table).repartition(_num_blocks(len(indices))), shape
-        rows = listing(ids, self.labels[indices], self.class_names).append_column(
-            "row", pa.array(arrays.rows[indices], pa.int64()))
-        ds = (configured(ray.data.from_arrow(rows)).repartition(_num_blocks(len(indices)))
-              .map_batches(read_rows, fn_kwargs={"reader": arrays.reader}, batch_size=None,
-                           batch_format="pyarrow"))
+
+        def part(start: int, stop: int) -> pa.Table:
+            chosen = indices[start:stop]
+            ids = [self.example_ids[i] for i in chosen]
+            if arrays.reader is None:  # in memory: the pixels go with the rows
+                return make_table(ids, self.labels[chosen], self.class_names,
+                                  arrays.images[chosen])
+            return listing(ids, self.labels[chosen], self.class_names).append_column(
+                "row", pa.array(arrays.rows[chosen], pa.int64()))
+
+        ds = in_parts(len(indices), part)
+        if arrays.reader is not None:
+            ds = ds.map_batches(read_rows, fn_kwargs={"reader": arrays.reader}, batch_size=None,
+                                batch_format="pyarrow")
         return ds, shape
 
     def _keras_cifar10(self, image_size):

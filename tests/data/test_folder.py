@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 import lib.data.folder as folder_module
+from lib.data import blocks
 from lib.data.folder import FolderSource, check_tallies, decode_file, tally
 from lib.data.uri import parse_uri
 from lib.errors import DataError
@@ -71,7 +72,7 @@ def test_each_file_is_described_by_what_is_wrong_with_it(tmp_path):
 def test_bad_files_spread_over_tasks_are_found_by_ray_not_by_the_driver(small_folder, ray_local,
                                                                         monkeypatch):
     # Seven files a task: the 40 files are 6 tasks, the bad ones in several of them.
-    monkeypatch.setattr(folder_module, "FILES_PER_TASK", 7)
+    monkeypatch.setattr(blocks, "ROWS_PER_TASK", 7)
 
     def decoded_on_the_driver(path):
         raise AssertionError(f"the driver decoded {path}")
@@ -90,7 +91,7 @@ def test_bad_files_spread_over_tasks_are_found_by_ray_not_by_the_driver(small_fo
 
 def test_rows_come_in_listing_order_with_the_schema_and_the_shape(small_folder, ray_local,
                                                                   monkeypatch):
-    monkeypatch.setattr(folder_module, "FILES_PER_TASK", 7)
+    monkeypatch.setattr(blocks, "ROWS_PER_TASK", 7)
     src = FolderSource(parse_uri(f"folder:{small_folder}"))
     chosen = np.arange(0, 40, 3)
     ds, shape = src.read(chosen)
@@ -101,14 +102,3 @@ def test_rows_come_in_listing_order_with_the_schema_and_the_shape(small_folder, 
     expected = np.asarray(Image.open(small_folder / rows[-1]["example_id"]))
     np.testing.assert_array_equal(np.frombuffer(rows[-1]["image"], np.uint8).reshape(shape),
                                   expected)
-
-
-def test_the_execution_options_set_on_our_datasets_are_ray_datas_own():
-    # Setting an attribute a dataclass no longer has succeeds silently: fail here instead
-    # when Ray Data renames or drops one.
-    import dataclasses
-
-    from ray.data import DataContext, ExecutionOptions
-
-    assert "op_resource_reservation_enabled" in {f.name for f in dataclasses.fields(DataContext)}
-    assert hasattr(ExecutionOptions(), "preserve_order")

@@ -107,9 +107,9 @@ def test_stl10_bad_files(tmp_path):
 
 
 def test_cifar10c_takes_the_severity_block(tmp_path, ray_local, monkeypatch):
-    import lib.data.sources
+    import lib.data.blocks
 
-    monkeypatch.setattr(lib.data.sources, "ROWS_PER_BLOCK", 4)  # three tasks read the block
+    monkeypatch.setattr(lib.data.blocks, "ROWS_PER_TASK", 4)  # three tasks read the block
     images = np.zeros((50, 32, 32, 3), np.uint8)
     images[:, 0, 0, 0] = np.arange(50)
     np.save(tmp_path / "fog.npy", images)

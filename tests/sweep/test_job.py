@@ -10,7 +10,6 @@ import sys
 import time
 
 import pytest
-import ray.train
 
 from lib.metrics.store import MetricsStore
 from tests.conftest import REPO
@@ -111,9 +110,9 @@ def test_a_stopped_sweep_records_its_run_stopped_and_a_rerun_finishes_only_the_r
     runs = str(tmp_path / "runs")
     process = subprocess.Popen([sys.executable, "-m", "jobs.sweep", str(spec)], cwd=REPO,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    # SIGTERM (what `ray job stop` sends) once the second run has four epochs behind it (so
-    # Ray Train has registered a checkpoint of it): stopped mid-training, so its resumption
-    # has rows it must not write again.
+    # SIGTERM (what `ray job stop` sends) once the second run has four epochs behind it (by
+    # then Ray Train has normally registered a checkpoint of it: asserted below): stopped
+    # mid-training, so its resumption has rows it must not write again.
     deadline = time.monotonic() + 600
     while len(MetricsStore(runs, second).files("epochs")) < 4:
         if process.poll() is not None or time.monotonic() > deadline:
@@ -134,6 +133,8 @@ def test_a_stopped_sweep_records_its_run_stopped_and_a_rerun_finishes_only_the_r
     # Result.from_path reads). Checkpoints the worker had written and queued behind it when
     # the stop came (seen: two) are not resumed from: their epochs are redone, and as rows
     # are a file per epoch, a redone epoch replaces its rows rather than adding any.
+    import ray.train
+
     latest = ray.train.Result.from_path(str(tmp_path / "runs" / second))
     assert latest.checkpoint is not None
     resumed_after = latest.metrics["epoch"]
