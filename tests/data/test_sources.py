@@ -139,6 +139,24 @@ def test_keras_cifar10_split(monkeypatch):
     assert len(ArraySource(parse_uri("cifar10"), image_size=32).labels) == 3
 
 
+def test_keras_cifar10_rows_are_read_in_order_a_task_at_a_time(monkeypatch, ray_local):
+    import keras
+
+    import lib.data.blocks
+
+    monkeypatch.setattr(lib.data.blocks, "ROWS_PER_TASK", 2)  # 5 rows: 3 parts
+    images = np.zeros((5, 32, 32, 3), np.uint8)
+    images[:, 0, 0, 0] = [10, 11, 12, 13, 14]
+    train = (images, np.array([[0], [1], [2], [3], [4]], np.uint8))
+    monkeypatch.setattr(keras.datasets.cifar10, "load_data", lambda: (train, train))
+    src = ArraySource(parse_uri("cifar10:train"), image_size=32)
+    ds, shape = src.read(np.array([4, 0, 2]))
+    rows = ds.take_all()
+    assert [r["example_id"] for r in rows] == ["train/000004", "train/000000", "train/000002"]
+    assert [r["class_name"] for r in rows] == ["deer", "airplane", "bird"]
+    assert [np.frombuffer(r["image"], np.uint8).reshape(shape)[0, 0, 0] for r in rows] == [14, 10, 12]
+
+
 def test_keras_cifar10_download_failure_is_one_clear_error(monkeypatch):
     import keras
 
