@@ -147,6 +147,9 @@ def _tune(spec, todo: list[Point], states: dict, config: SweepConfig) -> None:
             # SIGTERM (`ray job stop`) and Ctrl-C alike end the sweep at once and record
             # its running runs stopped; Tune's own Ctrl-C handling would wait for its trials.
             os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+            # Tune calls this very object in this process (it copies the RunConfig, not its
+            # callbacks): what it saw start and not end is what a stop has to record.
+            lines = TrialLines([p.name for p in todo])
             tuner = tune.Tuner(
                 tune.with_resources(tune.with_parameters(_trial, job=spec.job, configs=configs,
                                                          cwd=os.getcwd()),
@@ -154,14 +157,16 @@ def _tune(spec, todo: list[Point], states: dict, config: SweepConfig) -> None:
                 param_space={"index": tune.grid_search(list(range(len(todo))))},
                 tune_config=tune.TuneConfig(max_concurrent_trials=concurrent),
                 run_config=tune.RunConfig(
-                    name=spec.name, storage_path=f"{storage}/sweeps",
-                    callbacks=[TrialLines([p.name for p in todo])], verbose=0))
+                    name=spec.name, storage_path=f"{storage}/sweeps", callbacks=[lines],
+                    verbose=0))
             seen: list = []
             try:
                 with stop_on_sigterm(seen):
                     tuner.fit()
             except KeyboardInterrupt:
-                raise _stopped(todo, seen[0] if seen else "an interrupt", config.spec) from None
+                running = [p for p in todo if p.name in lines.running]
+                raise _stopped(running, seen[0] if seen else "an interrupt",
+                               config.spec) from None
         finally:
             if connected:
                 import ray
@@ -169,15 +174,15 @@ def _tune(spec, todo: list[Point], states: dict, config: SweepConfig) -> None:
                 ray.shutdown()
 
 
-def _stopped(todo: list[Point], signal: str, spec: str) -> RunStopped:
+def _stopped(running: list[Point], signal: str, spec: str) -> RunStopped:
     """The runs the sweep was running, recorded stopped: their trials end with the sweep's
-    Ray, before their own drivers could say so. Quick: Ray's SIGKILL follows its SIGTERM
-    by 3 s."""
+    Ray, before their own drivers could say so. Only those are read, not every run left
+    to do: Ray's SIGKILL follows its SIGTERM by 3 s, a few reads on a URI storage."""
     from lib.metrics.runs import record_stopped
     from lib.metrics.store import MetricsStore
 
     message = f"stopped by {signal} (its sweep's); continue with raydapt sweep {spec}"
-    stopped = [p.name for p in todo
+    stopped = [p.name for p in running
                if record_stopped(MetricsStore(_storage(p), p.name), message)]
     return RunStopped(f"sweep stopped by {signal}: {len(stopped)} run(s) recorded stopped"
                       f"{': ' + ', '.join(stopped) if stopped else ''}; run it again to "

@@ -18,6 +18,7 @@ class TrialLines(Callback):
     def __init__(self, names: list[str]):
         self.names = names
         self.started: dict[str, float] = {}
+        self.running: set[str] = set()  # what a stop must record stopped
         self.ended = {"done": 0, "failed": 0}
         self.began = time.monotonic()
 
@@ -26,11 +27,13 @@ class TrialLines(Callback):
 
     def on_trial_start(self, iteration, trials, trial, **info):
         self.started[self._name(trial)] = time.monotonic()
+        self.running.add(self._name(trial))
         say(f"  started {self._name(trial)}")
 
     def _end(self, trial, status: str, detail: str) -> None:
         from lib.console import duration
 
+        self.running.discard(self._name(trial))
         self.ended["done" if status == "completed" else "failed"] += 1
         finished = sum(self.ended.values())
         elapsed = time.monotonic() - self.began
