@@ -37,3 +37,33 @@ def ray_local():
              _node_ip_address="127.0.0.1")
     yield ray
     ray.shutdown()
+
+
+class SecondInterrupt(Exception):
+    """What a test's Ctrl-C raises: a KeyboardInterrupt would end the whole pytest session."""
+
+
+@pytest.fixture
+def ctrl_c_during_final_record(monkeypatch):
+    """A Ctrl-C sent to this process just as a run's final record (any status but running)
+    starts to be written: a person's second Ctrl-C. Yields the tables it was sent for."""
+    import signal
+
+    from lib.metrics.store import MetricsStore
+
+    def interrupt(signum, frame):
+        raise SecondInterrupt("Ctrl-C during the record's write")
+
+    real, sent = MetricsStore.write, []
+
+    def write(self, table, rows, *args, **kwargs):
+        if table == "runs" and rows[0]["status"] != "running":
+            sent.append(table)
+            os.kill(os.getpid(), signal.SIGINT)  # handled before the next line, if at all
+        return real(self, table, rows, *args, **kwargs)
+
+    monkeypatch.setattr(MetricsStore, "write", write)
+    previous = signal.signal(signal.SIGINT, interrupt)
+    yield sent
+    assert signal.getsignal(signal.SIGINT) is interrupt  # put back after the record
+    signal.signal(signal.SIGINT, previous)

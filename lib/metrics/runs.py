@@ -3,10 +3,13 @@ Written by the driver when a run starts and again when it ends."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import platform
+import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -66,6 +69,24 @@ class RunRecord:
         }])
 
 
+@contextlib.contextmanager
+def uninterrupted():
+    """Ctrl-C and SIGTERM ignored while a run's final record is written: a second one (a
+    person pressing Ctrl-C twice) would otherwise cut the write short and leave the run
+    recorded running. Signals reach only the main thread, the only one that can ignore
+    them: elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            if handler is not None:  # None: set outside Python, nothing to put back
+                signal.signal(s, handler)
+
+
 def record_stopped(store: MetricsStore, message: str) -> bool:
     """Record a run as stopped for a driver that cannot: a sweep's trial, whose thread ends
     with its sweep's Ray. Only a run still recorded running changes (one that ended in the
@@ -74,15 +95,16 @@ def record_stopped(store: MetricsStore, message: str) -> bool:
     import sys
 
     try:
-        rows = store.read("runs").to_pylist()
-        if not rows or rows[0]["status"] != "running":
-            return False
-        now = dt.datetime.now(dt.UTC)
-        started = rows[0]["started"]  # the schema's timestamps are UTC-aware
-        store.write("runs", [rows[0] | {
-            "status": "stopped", "message": message, "finished": now,
-            "wall_seconds": (now - started).total_seconds(),
-            "epochs_done": len(store.files("epochs"))}])
+        with uninterrupted():
+            rows = store.read("runs").to_pylist()
+            if not rows or rows[0]["status"] != "running":
+                return False
+            now = dt.datetime.now(dt.UTC)
+            started = rows[0]["started"]  # the schema's timestamps are UTC-aware
+            store.write("runs", [rows[0] | {
+                "status": "stopped", "message": message, "finished": now,
+                "wall_seconds": (now - started).total_seconds(),
+                "epochs_done": len(store.files("epochs"))}])
     except OSError as e:
         print(f"warning: could not record {store.location} as stopped ({e})", file=sys.stderr)
         return False

@@ -165,8 +165,8 @@ def stop_on_sigterm(seen: list):
     """SIGTERM interrupts the driver like Ctrl-C instead of Ray's sys.exit, so the record
     can say "stopped". Raised as KeyboardInterrupt because Ray's blocking calls (fit waits
     in ray.get) let only that, or SystemExit, out of a signal handler. Ray sends SIGKILL
-    3 s later (RAY_JOB_STOP_WAIT_TIME_S): one small file write fits; a second SIGTERM is
-    ignored so it cannot cut that write short."""
+    3 s later (RAY_JOB_STOP_WAIT_TIME_S): one small file write fits, the stop's record,
+    made with further signals ignored (lib/metrics/runs.uninterrupted)."""
     def stop(signum, frame):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         seen.append("SIGTERM")
@@ -281,11 +281,14 @@ def _final_record(record, store, status: str, message: str) -> None:
     error being raised says more than a second one about the record would. A run its
     sweep already recorded stopped keeps that record: its trial fails only because the
     sweep is tearing it down."""
+    from lib.metrics.runs import uninterrupted
+
     try:
-        rows = store.read("runs").to_pylist()
-        if status == "failed" and rows and rows[0]["status"] == "stopped":
-            return
-        record.write(status, len(store.files("epochs")), message=message)
+        with uninterrupted():
+            rows = store.read("runs").to_pylist()
+            if status == "failed" and rows and rows[0]["status"] == "stopped":
+                return
+            record.write(status, len(store.files("epochs")), message=message)
     except OSError as e:
         print(f"warning: could not record the run as {status} ({e})", file=sys.stderr)
 

@@ -11,6 +11,7 @@ import pytest
 from lib.metrics.runs import RunRecord
 from lib.metrics.store import MetricsStore
 from lib.train.launch import RunStopped, recorded, root_cause
+from tests.metrics.test_runs import IDENTITY
 
 
 def test_a_tensorflow_graph_error_keeps_its_message_not_its_stack():
@@ -29,11 +30,9 @@ def test_sigterm_during_a_run_records_it_stopped_and_exits_143(tmp_path, ray_loc
     # What `ray job stop` does to a driver, sent here to this process; the whole path
     # through Ray is tests/cluster/test_e2e.py.
     store = MetricsStore(str(tmp_path), "r")
-    identity = {"run": "r", "job": "adapt", "method": "dann", "reads_target_labels": False,
-                "config_hash": "h", "workers": 1, "replicas": 1}
     before = signal.getsignal(signal.SIGTERM)  # Ray's own, once Ray is up
     with pytest.raises(RunStopped) as stopped:
-        with recorded(RunRecord(store, identity, {}), store):
+        with recorded(RunRecord(store, IDENTITY, {}), store):
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(5)  # the signal arrives here
     assert stopped.value.exit_code == 143
@@ -41,6 +40,17 @@ def test_sigterm_during_a_run_records_it_stopped_and_exits_143(tmp_path, ray_loc
     (record,) = store.read("runs").to_pylist()
     assert (record["status"], record["message"]) == ("stopped", str(stopped.value))
     assert signal.getsignal(signal.SIGTERM) is before  # the previous handler is put back
+
+
+def test_a_second_ctrl_c_while_a_stop_is_recorded_does_not_cut_the_record_short(
+        tmp_path, ray_local, ctrl_c_during_final_record):
+    store = MetricsStore(str(tmp_path), "r")
+    with pytest.raises(RunStopped):
+        with recorded(RunRecord(store, IDENTITY, {}), store):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the signal arrives here
+    assert ctrl_c_during_final_record == ["runs"]
+    assert store.read("runs").to_pylist()[0]["status"] == "stopped"
 
 
 def _scored_epochs(config):
@@ -95,13 +105,11 @@ def test_a_run_driven_from_another_thread_is_recorded_without_a_signal_handler(t
     import threading
 
     store = MetricsStore(str(tmp_path), "r")
-    identity = {"run": "r", "job": "adapt", "method": "dann", "reads_target_labels": False,
-                "config_hash": "h", "workers": 1, "replicas": 1}
     errors = []
 
     def drive():
         try:
-            with recorded(RunRecord(store, identity, {}), store):
+            with recorded(RunRecord(store, IDENTITY, {}), store):
                 pass
         except Exception as e:  # noqa: BLE001 - reported below
             errors.append(e)
