@@ -40,30 +40,34 @@ def ray_local():
 
 
 class SecondInterrupt(Exception):
-    """What a test's Ctrl-C raises: a KeyboardInterrupt would end the whole pytest session."""
+    """What a test's second signal raises: a KeyboardInterrupt would end the whole pytest
+    session, Ray's SIGTERM handler the process."""
 
 
-@pytest.fixture
-def ctrl_c_during_final_record(monkeypatch):
-    """A Ctrl-C sent to this process just as a run's final record (any status but running)
-    starts to be written: a person's second Ctrl-C. Yields the tables it was sent for."""
+@pytest.fixture(params=["SIGINT", "SIGTERM"])
+def signal_during_final_record(request, monkeypatch):
+    """A second Ctrl-C, or SIGTERM, sent to this process just as a run's final record (any
+    status but running) starts to be written. Yields the tables it was sent for."""
     import signal
 
     from lib.metrics.store import MetricsStore
 
+    number = getattr(signal, request.param)
+
     def interrupt(signum, frame):
-        raise SecondInterrupt("Ctrl-C during the record's write")
+        raise SecondInterrupt(f"{request.param} during the record's write")
 
     real, sent = MetricsStore.write, []
 
     def write(self, table, rows, *args, **kwargs):
         if table == "runs" and rows[0]["status"] != "running":
             sent.append(table)
-            os.kill(os.getpid(), signal.SIGINT)  # handled before the next line, if at all
+            os.kill(os.getpid(), number)  # handled before the next line, if at all
         return real(self, table, rows, *args, **kwargs)
 
     monkeypatch.setattr(MetricsStore, "write", write)
-    previous = signal.signal(signal.SIGINT, interrupt)
+    previous = signal.signal(number, interrupt)
     yield sent
-    assert signal.getsignal(signal.SIGINT) is interrupt  # put back after the record
-    signal.signal(signal.SIGINT, previous)
+    after = signal.getsignal(number)
+    signal.signal(number, previous)
+    assert after is interrupt  # put back after the record

@@ -73,18 +73,22 @@ class RunRecord:
 def uninterrupted():
     """Ctrl-C and SIGTERM ignored while a run's final record is written: a second one (a
     person pressing Ctrl-C twice) would otherwise cut the write short and leave the run
-    recorded running. Signals reach only the main thread, the only one that can ignore
-    them: elsewhere this does nothing."""
+    recorded running. Only the main thread may change how the process takes a signal
+    (Python runs the handlers there): elsewhere this does nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {}
     try:
+        for s in (signal.SIGINT, signal.SIGTERM):
+            handler = signal.getsignal(s)
+            if handler is not None:  # None: set outside Python, so it could not be put back
+                previous[s] = handler
+                signal.signal(s, signal.SIG_IGN)
         yield
     finally:
         for s, handler in previous.items():
-            if handler is not None:  # None: set outside Python, nothing to put back
-                signal.signal(s, handler)
+            signal.signal(s, handler)
 
 
 def record_stopped(store: MetricsStore, message: str) -> bool:

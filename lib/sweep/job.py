@@ -148,8 +148,12 @@ def _tune(spec, todo: list[Point], states: dict, config: SweepConfig) -> None:
             # its running runs stopped; Tune's own Ctrl-C handling would wait for its trials.
             os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
             # Tune calls this very object in this process (it copies the RunConfig, not its
-            # callbacks): what it saw start and not end is what a stop has to record.
+            # callbacks): what it saw start and not end is what a stop has to record. Not
+            # through Ray Client (a ray:// address), where Tune runs in the cluster and the
+            # stop reads every run left to do instead.
             lines = TrialLines([p.name for p in todo])
+            client = (config.address or os.environ.get("RAY_ADDRESS") or "").startswith(
+                "ray://")
             tuner = tune.Tuner(
                 tune.with_resources(tune.with_parameters(_trial, job=spec.job, configs=configs,
                                                          cwd=os.getcwd()),
@@ -164,7 +168,7 @@ def _tune(spec, todo: list[Point], states: dict, config: SweepConfig) -> None:
                 with stop_on_sigterm(seen):
                     tuner.fit()
             except KeyboardInterrupt:
-                running = [p for p in todo if p.name in lines.running]
+                running = todo if client else [p for p in todo if p.name in lines.running]
                 raise _stopped(running, seen[0] if seen else "an interrupt",
                                config.spec) from None
         finally:
@@ -178,12 +182,13 @@ def _stopped(running: list[Point], signal: str, spec: str) -> RunStopped:
     """The runs the sweep was running, recorded stopped: their trials end with the sweep's
     Ray, before their own drivers could say so. Only those are read, not every run left
     to do: Ray's SIGKILL follows its SIGTERM by 3 s, a few reads on a URI storage."""
-    from lib.metrics.runs import record_stopped
+    from lib.metrics.runs import record_stopped, uninterrupted
     from lib.metrics.store import MetricsStore
 
     message = f"stopped by {signal} (its sweep's); continue with raydapt sweep {spec}"
-    stopped = [p.name for p in running
-               if record_stopped(MetricsStore(_storage(p), p.name), message)]
+    with uninterrupted():
+        stopped = [p.name for p in running
+                   if record_stopped(MetricsStore(_storage(p), p.name), message)]
     return RunStopped(f"sweep stopped by {signal}: {len(stopped)} run(s) recorded stopped"
                       f"{': ' + ', '.join(stopped) if stopped else ''}; run it again to "
                       f"finish the rest")

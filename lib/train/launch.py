@@ -259,6 +259,8 @@ def recorded(record, store):
     temp file."""
     import ray
 
+    from lib.metrics.runs import uninterrupted
+
     record.resources = ray.cluster_resources()
     record.write("running")
     seen = []
@@ -273,7 +275,8 @@ def recorded(record, store):
     except BaseException as e:
         _final_record(record, store, "failed", str(e)[:2000])
         raise
-    record.write("completed", len(store.files("epochs")))
+    with uninterrupted():
+        record.write("completed", len(store.files("epochs")))
 
 
 def _final_record(record, store, status: str, message: str) -> None:

@@ -15,11 +15,11 @@ def running(tmp_path) -> MetricsStore:
     return store
 
 
-def test_a_second_ctrl_c_does_not_cut_the_stop_record_short(tmp_path,
-                                                            ctrl_c_during_final_record):
+def test_a_second_signal_does_not_cut_the_stop_record_short(tmp_path,
+                                                            signal_during_final_record):
     store = running(tmp_path)
     assert record_stopped(store, "stopped by SIGTERM (its sweep's)")
-    assert ctrl_c_during_final_record == ["runs"]  # it was sent, and ignored
+    assert signal_during_final_record == ["runs"]  # it was sent, and ignored
     (record,) = store.read("runs").to_pylist()
     assert (record["status"], record["message"]) == ("stopped",
                                                      "stopped by SIGTERM (its sweep's)")

@@ -42,15 +42,24 @@ def test_sigterm_during_a_run_records_it_stopped_and_exits_143(tmp_path, ray_loc
     assert signal.getsignal(signal.SIGTERM) is before  # the previous handler is put back
 
 
-def test_a_second_ctrl_c_while_a_stop_is_recorded_does_not_cut_the_record_short(
-        tmp_path, ray_local, ctrl_c_during_final_record):
+def test_a_second_signal_while_a_stop_is_recorded_does_not_cut_the_record_short(
+        tmp_path, ray_local, signal_during_final_record):
     store = MetricsStore(str(tmp_path), "r")
     with pytest.raises(RunStopped):
         with recorded(RunRecord(store, IDENTITY, {}), store):
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(5)  # the signal arrives here
-    assert ctrl_c_during_final_record == ["runs"]
+    assert signal_during_final_record == ["runs"]
     assert store.read("runs").to_pylist()[0]["status"] == "stopped"
+
+
+def test_a_signal_while_a_finished_run_is_recorded_does_not_cut_the_record_short(
+        tmp_path, ray_local, signal_during_final_record):
+    store = MetricsStore(str(tmp_path), "r")
+    with recorded(RunRecord(store, IDENTITY, {}), store):
+        pass
+    assert signal_during_final_record == ["runs"]
+    assert store.read("runs").to_pylist()[0]["status"] == "completed"
 
 
 def _scored_epochs(config):
