@@ -180,8 +180,9 @@ def _tune(spec, todo: list[Point], states: dict, config: SweepConfig) -> None:
 
 def _stopped(running: list[Point], signal: str, spec: str) -> RunStopped:
     """The runs the sweep was running, recorded stopped: their trials end with the sweep's
-    Ray, before their own drivers could say so. Only those are read, not every run left
-    to do: Ray's SIGKILL follows its SIGTERM by 3 s, a few reads on a URI storage."""
+    Ray, before their own drivers could say so. Only those are read (every run left to do
+    only through Ray Client): Ray's SIGKILL follows its SIGTERM by 3 s, a few reads on a
+    URI storage."""
     from lib.metrics.runs import record_stopped, uninterrupted
     from lib.metrics.store import MetricsStore
 
