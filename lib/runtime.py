@@ -6,6 +6,12 @@ import logging
 import os
 
 
+def cluster_address(address: str | None) -> str | None:
+    """The Ray cluster to connect to: --address, else RAY_ADDRESS (set for us under `ray
+    job submit`); None: none given, a local instance."""
+    return address or os.environ.get("RAY_ADDRESS") or None
+
+
 def init_ray(address: str | None = None, local_cpus: int | None = None) -> bool:
     """`local_cpus` sizes a local instance: training workers hold their CPUs for the whole
     run, and Ray Data needs a CPU of its own beside them, so it may exceed the cores.
@@ -14,7 +20,7 @@ def init_ray(address: str | None = None, local_cpus: int | None = None) -> bool:
 
     if ray.is_initialized():
         return False
-    address = address or os.environ.get("RAY_ADDRESS")  # set for us under `ray job submit`
+    address = cluster_address(address)
     if address:
         ray.init(address=address, logging_level=logging.WARNING)
     else:

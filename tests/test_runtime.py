@@ -45,3 +45,15 @@ def test_a_local_run_beside_another_ray_cluster_completes(cifar_jpeg, tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["returncode"] == 0, result["stderr"]
+
+
+def test_the_cluster_is_the_address_given_else_ray_address_else_none(monkeypatch):
+    from lib.runtime import cluster_address
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    assert cluster_address(None) is None  # a local instance
+    monkeypatch.setenv("RAY_ADDRESS", "10.0.0.1:6379")  # what `ray job submit` sets
+    assert cluster_address(None) == "10.0.0.1:6379"
+    assert cluster_address("ray://head:10001") == "ray://head:10001"
+    monkeypatch.setenv("RAY_ADDRESS", "")
+    assert cluster_address(None) is None

@@ -4,7 +4,6 @@ following a submission to its end."""
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import time
 
@@ -37,7 +36,9 @@ class JobStopped(RaydaptError):
 
 
 def address_of(options) -> str:
-    return options.address or os.environ.get("RAY_ADDRESS") or LOCAL_HEAD
+    from lib.runtime import cluster_address
+
+    return cluster_address(options.address) or LOCAL_HEAD
 
 
 def connect(options):

@@ -122,7 +122,7 @@ def _tune(spec, todo: list[Point], states: dict, config: SweepConfig) -> None:
     from ray import tune
 
     from lib.console import captured
-    from lib.runtime import init_ray
+    from lib.runtime import cluster_address, init_ray
     from lib.sweep.progress import TrialLines
     from lib.train.launch import run_cpus, stop_on_sigterm
 
@@ -152,8 +152,7 @@ def _tune(spec, todo: list[Point], states: dict, config: SweepConfig) -> None:
             # through Ray Client (a ray:// address), where Tune runs in the cluster and the
             # stop reads every run left to do instead.
             lines = TrialLines([p.name for p in todo])
-            client = (config.address or os.environ.get("RAY_ADDRESS") or "").startswith(
-                "ray://")
+            client = (cluster_address(config.address) or "").startswith("ray://")
             tuner = tune.Tuner(
                 tune.with_resources(tune.with_parameters(_trial, job=spec.job, configs=configs,
                                                          cwd=os.getcwd()),

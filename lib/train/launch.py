@@ -196,7 +196,7 @@ def driving(config, identity, header: list[str], phases, check=None):
     from lib.errors import DataError, NoInputError
     from lib.metrics.runs import RunRecord
     from lib.metrics.store import MetricsStore
-    from lib.runtime import init_ray
+    from lib.runtime import cluster_address, init_ray
     from lib.train.capacity import Unavailable, check_capacity, oversubscribed
 
     storage, run, scaling = config.run.storage, config.run.run_name, config.scaling
@@ -215,7 +215,7 @@ def driving(config, identity, header: list[str], phases, check=None):
                 f"{scaling.cpus_per_worker} CPU(s) as {scaling.cpu_replicas_per_worker} replica(s)"
             console.line(f"  {scaling.workers} worker(s), each {each}; run in {storage}/{run}; "
                          f"Ray's and TensorFlow's output in {log}")
-            local = not (config.run.address or os.environ.get("RAY_ADDRESS"))
+            local = cluster_address(config.run.address) is None
             crowded = oversubscribed(scaling, os.cpu_count() or 1) if local else None
             if crowded:
                 console.warning(crowded)
