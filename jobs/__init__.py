@@ -1,46 +1,12 @@
 """raydapt's jobs: one Typer app (`raydapt`, `typer jobs run`); each job also runs as
-`python -m jobs.<name>` with the same options. A job is a config class and one lib
-function taking it; these tables are the only place that pairs them."""
+`python -m jobs.<name>` with the same options. Which config class and lib function make
+each command is lib's own table (lib/jobs_table.py); this builds the entry points from it."""
 
 import typer
 
 from lib.cli import command, lazy, run_app
-from lib.config import (
-    AdaptConfig,
-    BenchConfig,
-    EvaluateConfig,
-    ExportConfig,
-    FinetuneConfig,
-    ListConfig,
-    LogsConfig,
-    PredictConfig,
-    PrepareConfig,
-    ReportConfig,
-    StopConfig,
-    SubmissionConfig,
-    SubmitConfig,
-    SweepConfig,
-)
+from lib.jobs_table import JOB_COMMANDS, JOBS, SUBMIT
 
-JOBS = {
-    "prepare": (PrepareConfig, "lib.prepare:prepare"),
-    "finetune": (FinetuneConfig, "lib.finetune:finetune"),
-    "adapt": (AdaptConfig, "lib.adapt.job:adapt"),
-    "export": (ExportConfig, "lib.inference.export:export"),
-    "evaluate": (EvaluateConfig, "lib.inference.evaluate:evaluate"),
-    "predict": (PredictConfig, "lib.inference.predict:predict"),
-    "sweep": (SweepConfig, "lib.sweep.job:sweep"),
-    "bench": (BenchConfig, "lib.bench:bench"),
-    "report": (ReportConfig, "lib.report.job:report"),
-}
-# Client commands talk to a cluster instead of running a job there.
-SUBMIT = (SubmitConfig, "lib.cluster.submit:submit")
-JOB_COMMANDS = {
-    "status": (SubmissionConfig, "lib.cluster.client:status"),
-    "logs": (LogsConfig, "lib.cluster.client:logs"),
-    "stop": (StopConfig, "lib.cluster.client:stop"),
-    "list": (ListConfig, "lib.cluster.client:list_jobs"),
-}
 # submit's own options end at JOB; everything after it, --options included, is the job's.
 SUBMIT_CONTEXT = {"allow_interspersed_args": False}
 

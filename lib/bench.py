@@ -12,7 +12,6 @@ import platform
 import socket
 import tempfile
 import time
-from dataclasses import dataclass
 
 from lib.config import (
     BENCH_DEFAULT,
@@ -30,20 +29,9 @@ from lib.config import (
 )
 from lib.console import captured, duration
 from lib.flops import train_step_flops, vgg16_forward_flops
+from lib.measurement import Measurement
 from lib.metrics.store import MetricsStore
 from lib.train.launch import fit, new_run_name, resolve_storage, with_cpus
-
-
-@dataclass
-class Measurement:
-    name: str
-    images_per_s: float
-    gflop_per_image: float
-    seconds: float
-    precision: str = "fp32"
-    workers: int = 0          # 0: the driver process, outside Ray
-    batch_size: int = 0
-    note: str = ""
 
 
 def machine() -> str:
@@ -133,7 +121,6 @@ def adapt_step(name: str, images, labels, image_size: int, batch: int) -> Measur
     `batch` / 2 source and as many target images through the networks; the images its
     losses feed (its `inputs`) count, each through forward and backward. Driver process,
     default strategy, in-memory batches: the step's own cost."""
-    import keras
     import tensorflow as tf
 
     from lib.adapt.methods import get_method

@@ -3,6 +3,8 @@
 A nested dataclass field becomes a help panel; its fields become flat options
 (`--limit-per-class`), so `python -m jobs.x`, `raydapt x` and `typer jobs run x` all
 share one definition. User-fixable errors end as one stderr line and their exit code.
+The adaptation methods, which sit above lib/config.py, are plugged into it here: --method's
+check and the help listing the methods need them.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
+from lib.adapt import methods  # noqa: F401 - importing it registers the methods into lib.config
 from lib.errors import RaydaptError
 
 
@@ -64,7 +67,8 @@ def command(cls, run: Callable[[Any], Any]) -> Callable[..., None]:
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         default = f.default_factory() if f.default_factory is not dataclasses.MISSING \
             else f.default
-        common = {"help": f.metadata["help"], "rich_help_panel": panel,
+        text = f.metadata["help"]
+        common = {"help": text() if callable(text) else text, "rich_help_panel": panel,
                   "callback": _checker(f.metadata.get("check")), "show_default": not required}
         if f.metadata.get("argument"):
             param = typer.Argument(metavar=name.upper(), **common)

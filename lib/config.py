@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lib.adapt.selection import CRITERIA, KEPT_BY
+from lib.errors import UsageError
 from lib.options import REQUIRED, group, option
 
 
@@ -37,7 +37,6 @@ def _check_shift(text: str) -> None:
 
 def _check_classes(text: str) -> None:
     from lib.data.classes import parse_class_list
-    from lib.errors import UsageError
 
     try:
         parse_class_list(text)
@@ -307,27 +306,45 @@ class BenchConfig:
 
 
 DOMAIN_NORMS = ("auto", "separate", "shared", "statistics")
-# The label-free criteria a run can keep its model's epoch by (lib/adapt/selection.py).
-KEEPING_CRITERIA = tuple(KEPT_BY)
+# The epoch-selection criteria (lib/adapt/selection.py), in the order a run's selection
+# table lists them; the last reads target labels (the bound, not a method).
+CRITERIA = ("last", "source_val", "dev", "snd", "oracle_target_test")
+# The label-free ones a run can keep its model's epoch by (--select-by).
+KEEPING_CRITERIA = ("source_val", "dev", "snd", "last")
+
+# The adaptation methods live above config (lib/adapt/methods/: a method declares its own
+# options with lib.config), so config cannot import them: their registry plugs itself in
+# as it is imported (lib/cli.py imports it); --method's check and the help that lists the
+# methods read it when a command is built or run.
+_methods = None
+
+
+def plug_methods(registry) -> None:
+    """The methods' registry: a module with registry(), method_class(name) (raising a
+    ValueError for an unknown one) and options_help(), as lib/adapt/methods/ has them."""
+    global _methods
+    _methods = registry
+
+
+def _registered():
+    if _methods is None:
+        raise RuntimeError("the adaptation methods are not plugged into lib.config: import "
+                           "lib.adapt.methods (it plugs itself in) before building a command")
+    return _methods
 
 
 def _check_method(text: str) -> None:
-    from lib.adapt.methods import method_class
-
-    method_class(text)
+    _registered().method_class(text)
 
 
 def _method_options_help() -> str:
-    from lib.adapt.methods import options_help, registry
-
+    methods = _registered()
     return (f"A hyperparameter of the method, NAME=VALUE; repeat for more. Methods: "
-            f"{', '.join(registry())}. Options and defaults: {options_help()}.")
+            f"{', '.join(methods.registry())}. Options and defaults: {methods.options_help()}.")
 
 
 def _method_norms_help() -> str:
-    from lib.adapt.methods import registry
-
-    others = [f"{name}: {cls.domain_norm}" for name, cls in registry().items()
+    others = [f"{name}: {cls.domain_norm}" for name, cls in _registered().registry().items()
               if cls.domain_norm != "separate" and len(cls.inputs) == 2]
     return "; ".join(["separate", *others])
 
@@ -337,15 +354,16 @@ class AdaptOptions:
     method: str = option("dann", "The adaptation method (lib/adapt/methods/); source-only is "
                                  "the baseline, oracle trains on target labels: the ceiling, "
                                  "marked as such.", check=_check_method)
-    method_opt: list[str] = option([], _method_options_help())
+    method_opt: list[str] = option([], _method_options_help)
     bottleneck: int = option(256, "Width of the adapted features (Dense + BatchNorm + ReLU).",
                              min=1)
     domain_norm: str = option(
-        "auto", "The bottleneck's BatchNorm: separate (one per domain: statistics, scale and "
-                "shift; Chang et al. 2019), shared (one for both, the original DANN), "
-                "statistics (each domain's own statistics, one scale and shift: AdaBN's), or "
-                f"auto: the method's own ({_method_norms_help()}). Methods that train on one "
-                "domain (source-only, oracle) have one.",
+        "auto", lambda: "The bottleneck's BatchNorm: separate (one per domain: statistics, "
+                        "scale and shift; Chang et al. 2019), shared (one for both, the "
+                        "original DANN), statistics (each domain's own statistics, one scale "
+                        "and shift: AdaBN's), or auto: the method's own "
+                        f"({_method_norms_help()}). Methods that train on one domain "
+                        "(source-only, oracle) have one.",
         check=_one_of("--domain-norm", DOMAIN_NORMS))
     lr_alpha: float = option(10.0, "Learning-rate annealing lr / (1 + alpha p)^beta; 0: off.",
                              check=non_negative)
@@ -498,10 +516,19 @@ class ListConfig:
     cluster: ClusterOptions = group(ClusterOptions, "Cluster")
 
 
-def _check_epoch(text: str) -> None:
-    from lib.errors import UsageError
-    from lib.inference.epochs import parse_epoch
+EPOCH_RULES = ("selected", "last")
 
+
+def parse_epoch(text: str) -> str | int:
+    """--epoch: a rule (selected, last) or an epoch number (lib/inference/epochs.py)."""
+    if text in EPOCH_RULES:
+        return text
+    if text.isdigit():
+        return int(text)
+    raise UsageError(f"--epoch {text!r}: use selected, last or an epoch number")
+
+
+def _check_epoch(text: str) -> None:
     try:
         parse_epoch(text)
     except UsageError as e:

@@ -10,10 +10,13 @@ from typing import Any
 REQUIRED = object()
 
 
-def option(default: Any, help: str, *, check: Callable[[Any], Any] | None = None,
-           min: float | None = None, argument: bool = False) -> Any:
-    """A config field and its CLI help; `check` raises ValueError on a bad value (on each
-    item of a list). `argument`: positional on the command line instead of an --option."""
+def option(default: Any, help: str | Callable[[], str], *,
+           check: Callable[[Any], Any] | None = None, min: float | None = None,
+           argument: bool = False) -> Any:
+    """A config field and its CLI help; `help` may be a function giving it when a command
+    is built (help that lists what config cannot import). `check` raises ValueError on a
+    bad value (on each item of a list). `argument`: positional on the command line instead
+    of an --option."""
     meta = {"help": help, "check": check, "min": min, "argument": argument}
     if default is REQUIRED:
         return field(metadata=meta)

@@ -77,7 +77,8 @@ def option_names(config_class) -> set[str]:
 
 
 def check(kind: str, words: list[str]) -> None:
-    from jobs import JOB_COMMANDS, JOBS, SUBMIT, SUBMIT_CONTEXT
+    from jobs import SUBMIT_CONTEXT
+    from lib.jobs_table import JOB_COMMANDS, JOBS, SUBMIT
 
     if kind == "synopsis":  # every option it names exists
         config_class = JOBS[words[0]][0] if words[0] in JOBS else SUBMIT[0] \

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from lib.config import CRITERIA
+
 SND_TEMPERATURE = 0.05  # the paper's value
-# The epoch-selection criteria, in the order a run's selection table lists them; the last
-# reads target labels (the bound, not a method).
-CRITERIA = ("last", "source_val", "dev", "snd", "oracle_target_test")
 # What rank 0 reports each epoch for Ray Train to keep the best checkpoint by, per
-# criterion a run keeps its model by (--select-by): (metric, "max" or "min"); "last" needs
-# none, the latest checkpoint is always kept. Ray Train, like select_epochs, ranks a tie's
-# later epoch first.
+# criterion a run keeps its model by (--select-by, lib/config.KEEPING_CRITERIA): (metric,
+# "max" or "min"); "last" needs none, the latest checkpoint is always kept. Ray Train,
+# like select_epochs, ranks a tie's later epoch first.
 KEPT_BY = {"source_val": ("source_val_accuracy", "max"), "dev": ("dev", "min"),
            "snd": ("snd", "max"), "last": None}
 

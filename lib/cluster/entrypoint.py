@@ -14,8 +14,8 @@ from lib.errors import UsageError
 def parse_job_args(job: str, args: list[str]):
     """The config `python -m jobs.<job> ARGS` would run with; UsageError if it would not
     start (unknown job, unknown option, bad value, missing required option)."""
-    from jobs import JOBS
     from lib.cli import command
+    from lib.jobs_table import JOBS
 
     if job not in JOBS:
         raise UsageError(f"unknown job {job!r}: use one of {', '.join(JOBS)}")

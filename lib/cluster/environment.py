@@ -12,16 +12,10 @@ import os
 import tomllib
 from pathlib import Path
 
+from lib.checkout import checkout, packages
 from lib.errors import NoInputError
 
 RUNTIME_ENV_FILE = Path(__file__).with_name("runtime_env.yaml")
-# Two levels above lib/cluster/: the project's checkout, or site-packages when installed.
-_ROOT = Path(__file__).resolve().parents[2]
-
-
-def checkout() -> Path | None:
-    """The project's source tree when raydapt runs from one (editable install, PYTHONPATH)."""
-    return _ROOT if (_ROOT / "pyproject.toml").is_file() else None
 
 
 def project_dependencies() -> list[str]:
@@ -48,11 +42,8 @@ def runtime_env(install: bool, path: Path = RUNTIME_ENV_FILE) -> dict:
     if root is not None:
         env["working_dir"] = str((root / env["working_dir"]).resolve())
     else:
-        import jobs
-        import lib
-
         del env["working_dir"], env["excludes"]  # the excludes are the checkout's clutter
-        env["py_modules"] = [str(Path(package.__file__).parent) for package in (jobs, lib)]
+        env["py_modules"] = [str(package) for package in packages()]
     if install:
         env["pip"] = project_dependencies()
     return env

@@ -14,6 +14,7 @@ import sys
 import time
 
 from lib.errors import RaydaptError
+from lib.measurement import Measurement
 
 COPIES = 4  # the larger folder: the issue's 50,000 -> 200,000 images
 
@@ -89,10 +90,9 @@ def images_per_s(source: str, out: str, per_class: int, cpus: int) -> tuple[floa
     return manifest["num_rows"] / seconds, manifest["num_rows"]
 
 
-def prepare_scaling(source: str, per_class: int, scratch: str) -> list:
+def prepare_scaling(source: str, per_class: int, scratch: str) -> list[Measurement]:
     """Measurements: peak driver memory at 1x and COPIES x the images, then images/s
     with 1 and 2 CPUs."""
-    from lib.bench import Measurement
     from lib.data.uri import parse_uri
 
     uri = parse_uri(source)

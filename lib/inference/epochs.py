@@ -7,9 +7,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from lib.errors import DataError, NoInputError, UsageError
-
-EPOCH_RULES = ("selected", "last")
+from lib.config import parse_epoch
+from lib.errors import DataError, NoInputError
 
 
 @dataclass(frozen=True)
@@ -127,14 +126,6 @@ def last_epoch(store, run: str) -> int:
     if not epochs:
         raise NoInputError(f"run {run} has no finished epoch")
     return max(epochs)
-
-
-def parse_epoch(text: str) -> str | int:
-    if text in EPOCH_RULES:
-        return text
-    if text.isdigit():
-        return int(text)
-    raise UsageError(f"--epoch {text!r}: use selected, last or an epoch number")
 
 
 def run_epoch(location: str, wanted: str = "selected") -> RunEpoch:

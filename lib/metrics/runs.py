@@ -31,7 +31,7 @@ def _versions() -> dict:
 def _git_commit() -> str | None:
     """The commit of the checkout raydapt runs from; none when installed from a wheel
     (asking git there could name some enclosing repository's commit instead)."""
-    from lib.cluster.environment import checkout
+    from lib.checkout import checkout
 
     root = checkout()
     if root is None or not (root / ".git").exists():

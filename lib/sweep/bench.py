@@ -15,6 +15,7 @@ import time
 from itertools import product
 
 from lib.errors import RaydaptError
+from lib.measurement import Measurement
 
 # 2 methods x 2 shifts x 3 seeds: the grid the sweep's speed is judged on (issue 16).
 GRID = {"method": ["dann", "cdan"], "target-shift": ["fog@4", "contrast@5"],
@@ -63,11 +64,9 @@ def _run(command: list[str], what: str) -> float:
 
 
 def sweep_against_commands(source: str, per_class: int, epochs: int, scratch: str, run: str,
-                           grid: dict = GRID) -> list:
+                           grid: dict = GRID) -> list[Measurement]:
     """Measurements: the grid as one sweep, and as one command per run."""
     import os
-
-    from lib.bench import Measurement
 
     os.makedirs(scratch, exist_ok=True)
     options = shared_options(source, per_class, epochs, scratch)

@@ -66,7 +66,7 @@ def _trial(params: dict, job: str, configs: list, cwd: str) -> None:
 
     from ray import tune
 
-    from jobs import JOBS
+    from lib.jobs_table import JOBS
 
     if os.path.isdir(cwd):
         os.chdir(cwd)

@@ -144,9 +144,11 @@ def test_select_epochs_breaks_every_tie_towards_the_later_epoch():
 def test_what_ray_train_keeps_by_is_what_selection_picks():
     # lib/adapt/selection.KEPT_BY: Ray Train keeps the best checkpoint by (metric, order),
     # ties to the later epoch; select_epochs must pick that same epoch, or the model's
-    # checkpoint is not kept.
+    # checkpoint is not kept. Every criterion --select-by takes has its rule.
     from lib.adapt.selection import KEPT_BY
+    from lib.config import KEEPING_CRITERIA
 
+    assert tuple(KEPT_BY) == KEEPING_CRITERIA
     values = [0.3, 0.7, 0.1, 0.7, 0.2]
     epochs = [{"epoch": e, "snd": v, "dev": v} for e, v in enumerate(values)]
     evals = [{"epoch": e, "split": "source_val", "accuracy": v} for e, v in enumerate(values)]

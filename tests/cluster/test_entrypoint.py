@@ -2,9 +2,9 @@
 
 import pytest
 
-from jobs import JOBS
 from lib.cluster.entrypoint import parse_command_line, parse_job_args
 from lib.errors import UsageError
+from lib.jobs_table import JOBS
 
 
 def test_a_valid_command_gives_the_config_it_would_run_with():

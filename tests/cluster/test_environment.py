@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from lib.checkout import checkout
 from lib.cluster.environment import (
     auth_headers,
-    checkout,
     project_dependencies,
     runtime_env,
 )

@@ -22,7 +22,7 @@ def test_the_prepare_part_measures_both_sizes_and_both_cpu_counts(small_folder, 
     import subprocess
     import sys
 
-    from lib.bench import Measurement
+    from lib.measurement import Measurement
     from tests.conftest import REPO
 
     code = ("import dataclasses, json, sys; from lib.data.bench import prepare_scaling; "

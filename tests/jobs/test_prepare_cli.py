@@ -32,7 +32,7 @@ def test_every_entry_point_has_help(entry):
 
 
 def test_every_job_and_submit_run_as_python_m_jobs():
-    from jobs import JOBS
+    from lib.jobs_table import JOBS
 
     for name in [*JOBS, "submit"]:
         assert (REPO / "jobs" / f"{name}.py").is_file(), name

@@ -8,10 +8,12 @@ import dataclasses
 import importlib
 import math
 import pkgutil
+import sys
 import typing
 from functools import cache
 
 from lib.adapt.method import Method
+from lib.config import plug_methods
 from lib.errors import RaydaptError, UsageError
 
 
@@ -110,3 +112,8 @@ def options_help() -> str:
             parts.append(f"{name}: " + ", ".join(f"{f.name}={json_value(f.default)}"
                                                   for f in fields))
     return "; ".join(parts)
+
+
+# The registry registers itself into config, which cannot import it (it sits below the
+# methods): --method's check and help read it from there.
+plug_methods(sys.modules[__name__])
