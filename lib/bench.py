@@ -31,7 +31,9 @@ from lib.console import captured, duration
 from lib.flops import train_step_flops, vgg16_forward_flops
 from lib.measurement import Measurement
 from lib.metrics.store import MetricsStore
-from lib.train.launch import fit, new_run_name, resolve_storage, with_cpus
+from lib.train.capacity import with_cpus
+from lib.train.fitting import fit
+from lib.train.rundir import new_run_name, resolve_storage
 
 
 def machine() -> str:
@@ -125,16 +127,15 @@ def adapt_step(name: str, images, labels, image_size: int, batch: int) -> Measur
 
     from lib.adapt.methods import get_method
     from lib.adapt.networks import NetworkPlan, Networks
-    from lib.adapt.step import make_adapt_step
+    from lib.adapt.step import make_adapt_step, make_optimizers
 
     method = get_method(name)
     adapt_defaults = AdaptOptions()  # the step `raydapt adapt` runs unless told otherwise
     norm = method.normalisation(adapt_defaults.domain_norm)
     nets = Networks(NetworkPlan("none", images.shape[1:], image_size, "block5_pool", 5,
                                 int(labels.max()) + 1, adapt_defaults.bottleneck, norm), method)
-    optimizer = keras.optimizers.Adam(1e-4)
-    optimizer.build(nets.trainable_variables)
-    step = make_adapt_step(tf.distribute.get_strategy(), nets, optimizer, method, batch)
+    step = make_adapt_step(tf.distribute.get_strategy(), nets,
+                           make_optimizers(method, nets, 1e-4), method)
     half = batch // 2  # the same images per step as full fine-tuning at --batch-size
     source = (tf.constant(images[:half]), tf.constant(labels[:half]))
     target = (tf.constant(images[half:2 * half]),)
@@ -161,7 +162,7 @@ def bench_worker(config: dict) -> None:
     import ray.train
 
     from lib.data.feed import epoch_batches
-    from lib.train.loop import ModelPlan, build_model
+    from lib.models import ModelPlan, build_model
     from lib.train.steps import local_sum, make_train_step
     from lib.train.strategy import configure_devices, distribute_batch, make_strategy
 

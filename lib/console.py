@@ -245,7 +245,7 @@ class EpochFollower:
 
     def _warn_from_log(self) -> None:
         """Ray Train's retry of a failed worker group, as one line: its controller logs a
-        [FailurePolicy] block (lib/train/launch.py sets the limit)."""
+        [FailurePolicy] block (lib/train/fitting.py sets the limit)."""
         if not self.log_path or not os.path.exists(self.log_path):
             return
         with open(self.log_path, errors="replace") as f:

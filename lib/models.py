@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import dataclass
 
 from lib.errors import NoInputError, RaydaptError
 
@@ -177,3 +178,27 @@ def classifier(extractor, head):
     import keras
 
     return keras.Model(extractor.input, head(extractor.output), name="classifier")
+
+
+@dataclass(frozen=True)
+class ModelPlan:
+    """The finetune job's network: the backbone cut at `feature_layer` and the classic head."""
+
+    weights: str
+    native_shape: tuple[int, int, int]
+    image_size: int
+    feature_layer: str
+    top_blocks: int                 # conv blocks that train; 0 = frozen base
+    num_classes: int
+    feature_shape: tuple[int, ...] | None = None  # set: inputs are cached frozen-block outputs
+
+
+def build_model(plan: ModelPlan):
+    if plan.feature_shape is not None:
+        extractor = backbone_tail(plan.weights, plan.feature_shape, plan.image_size,
+                                  plan.feature_layer, plan.top_blocks)
+    else:
+        extractor = feature_extractor(plan.weights, plan.native_shape, plan.image_size,
+                                      plan.feature_layer)
+        set_trainable(extractor, plan.top_blocks)
+    return classifier(extractor, classic_head(extractor.output.shape[1:], plan.num_classes))

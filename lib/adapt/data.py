@@ -79,7 +79,7 @@ def worker_inputs(config, inputs: AdaptInputs, reads_target_labels: bool,
     """(what the workers read by name, image shape, feature shape or None): Ray Datasets
     of images, the samples included; or with a cache the features' files
     (lib/train/features.FeatureFiles), from which rank 0 draws the samples itself
-    (judged_splits)."""
+    (lib/train/worker.WorkerData.sample)."""
     loaded, shape, feature_shape = load_for_workers(
         inputs.by_name(), unlabelled=frozenset() if reads_target_labels else frozenset({"target"}),
         cache=cache, shuffle_seed=config.data.seed)
@@ -89,20 +89,3 @@ def worker_inputs(config, inputs: AdaptInputs, reads_target_labels: bool,
     return loaded | {name: loaded[domain].random_shuffle(seed=seed + offset).limit(size)
                      .materialize() for name, (domain, offset) in SAMPLES.items()}, \
         shape, feature_shape
-
-
-def judged_splits(plan) -> dict:
-    """On rank 0: what lib/adapt/judge.EpochJudge scores, by name: the samples in memory,
-    and the evaluation splits (in memory too, or Ray Data shards of images)."""
-    import ray.train
-
-    from lib.data.feed import InMemoryShard
-
-    names = [name for name, _ in plan.eval_splits]
-    if plan.features:
-        size, seed = plan.config.adapt.selection_samples, plan.config.data.seed
-        return ({name: plan.features[domain].sample(size, seed + offset)
-                 for name, (domain, offset) in SAMPLES.items()}
-                | {name: plan.features[name].whole() for name in names})
-    return ({name: InMemoryShard.pulled(ray.train.get_dataset_shard(name)) for name in SAMPLES}
-            | {name: ray.train.get_dataset_shard(name) for name in names})

@@ -35,9 +35,10 @@ class Verdict:
 class EpochJudge:
     """`splits`: what rank 0 scores, unsplit: source_sample and target_sample (training
     rows in memory, target without labels), and the evaluation splits (in memory, or Ray
-    Data shards of images)."""
+    Data shards of images). The logits are the method's `classify` (default: the label
+    head)."""
 
-    def __init__(self, nets, splits: dict, class_names, embedding_samples: int):
+    def __init__(self, nets, splits: dict, class_names, embedding_samples: int, method=None):
         import tensorflow as tf
 
         splits = dict(splits)
@@ -49,7 +50,8 @@ class EpochJudge:
         @tf.function  # traced once per domain: `domain` is a Python string
         def embed(x, domain):
             z = nets.features(x, training=False, domain=domain)
-            return z, tf.cast(nets.label_head(z, training=False), tf.float32)
+            logits = method.classify(nets, z) if method is not None else nets.label_head(z)
+            return z, tf.cast(logits, tf.float32)
 
         self.embed = embed
         self.backbone = tf.function(lambda x: nets.backbone(x, training=False))

@@ -1,9 +1,9 @@
 """What an adaptation method is: one class, in its own module under lib/adapt/methods/.
 
-As in DomainBed, a method owns its networks, its hyperparameters and its loss; the
-networks every method shares (backbone, bottleneck, per-domain normalisation, label
-head: lib/adapt/networks.py), the optimiser, distribution, schedules, evaluation and
-selection are the same for all, so every method trains and is measured the same way.
+As in DomainBed, a method owns its networks, its hyperparameters, its optimizers and its
+update; the networks every method shares (backbone, bottleneck, per-domain
+normalisation, label head: lib/adapt/networks.py), distribution, schedules, evaluation
+and selection are the same for all, so every method trains and is measured the same way.
 
 A method says:
   name                 its --method name
@@ -15,9 +15,17 @@ A method says:
                        otherwise (lib/adapt/networks.py)
   Options              its hyperparameters: a frozen dataclass of `option(...)` fields with
                        defaults and help; `--method-opt NAME=VALUE` sets them
-  build(width, classes) the networks it owns besides the shared ones ({name: keras model})
+  build(width, classes) the networks it owns besides the shared ones ({name: keras
+                       model}); they reach its loss as `nets.own`
+  parameter_groups(nets) {group: (variables, learning-rate multiplier)}: one optimizer
+                       each (default: every trainable variable at the base rate)
+  update(...)          one replica's update (default: one gradient step of `loss` with
+                       every group's optimizer); a method with phases overrides it
   loss(...)            the scalar to minimise and its named terms
+  classify(nets, z)    its class logits of adapted features: evaluation and export
 
+Losses are plain means over this replica's batch: `minimise` turns them into the
+replica's share of the global batch's mean, so no method does replica arithmetic.
 Terms are {name: (sum, count)} per replica; the loop sums both over the epoch and all
 workers and records sum / count. Every method has "loss" and "accuracy" (its
 classification on labelled batches); anything else lands in the epoch table's `terms`.
@@ -43,7 +51,6 @@ class Method:
 
     def __init__(self, options: Any = None):
         self.options = options if options is not None else self.Options()
-        self.networks: dict = {}
 
     def normalisation(self, requested: str) -> str:
         """What --domain-norm `requested` means for this method: "auto" is its own."""
@@ -54,22 +61,55 @@ class Method:
         bottleneck's (the adapted features'), `num_classes` the label space's."""
         return {}
 
-    def loss(self, nets, source, target, progress, global_batch: int):
+    def parameter_groups(self, nets) -> dict:
+        return {"all": (nets.trainable_variables, 1.0)}
+
+    def update(self, nets, optimizers: dict, source, target, progress) -> dict:
+        """One replica's update on its share of the batch, inside the strategy's run:
+        `optimizers` is {group: (optimizer, variables)}. Returns the terms."""
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss, terms = self.loss(nets, source, target, progress)
+        minimise(tape, loss, optimizers.values())
+        return terms
+
+    def loss(self, nets, source, target, progress):
         """(loss to minimise, terms). `source` is (x, y); `target` is (x,) or (x, y) for a
         method that reads target labels. `progress` is the training progress in [0, 1]
-        (a float32 tensor). The loss must be this replica's share of the global mean:
-        summed over replicas it is the loss of the global batch."""
+        (a float32 tensor). The loss is a plain mean over this replica's batch."""
         raise NotImplementedError
 
+    def classify(self, nets, z, training: bool = False):
+        """Class logits of adapted features (Keras layers only: export calls it on
+        symbolic tensors)."""
+        return nets.label_head(z, training=training)
 
-def replicas() -> int:
+
+def minimise(tape, loss, groups) -> None:
+    """Apply the gradient of `loss`, a plain mean over this replica's batch, with each
+    group's (optimizer, variables). Divided by the replicas in sync here: Keras' optimizer
+    sums the replicas' gradients, so N replicas of equal batches step as one on the
+    global batch. Variables the loss does not reach (the target's BatchNorm scale under
+    source-only) get no gradient and are left alone."""
     import tensorflow as tf
 
-    return tf.distribute.get_replica_context().num_replicas_in_sync
+    replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+    groups = list(groups)
+    variables = [v for _, group in groups for v in group]
+    # The gradient of loss / replicas, as the tape recorded only the loss.
+    grads = tape.gradient(loss, variables,
+                          output_gradients=tf.constant(1.0 / replicas, loss.dtype))
+    start = 0
+    for optimizer, group in groups:
+        pairs = [(g, v) for g, v in zip(grads[start:start + len(group)], group) if g is not None]
+        start += len(group)
+        if pairs:
+            optimizer.apply_gradients(pairs)
 
 
-def classified(logits, y, global_batch: int):
-    """Cross-entropy averaged over the global batch, and the "loss" and "accuracy" terms."""
+def classified(logits, y):
+    """Cross-entropy averaged over the batch, and the "loss" and "accuracy" terms."""
     import keras
     import tensorflow as tf
 
@@ -78,8 +118,7 @@ def classified(logits, y, global_batch: int):
     correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), y),
                                     tf.float32))
     n = tf.cast(tf.size(y), tf.float32)
-    return (tf.nn.compute_average_loss(per_example, global_batch_size=global_batch),
-            {"loss": (tf.reduce_sum(per_example), n), "accuracy": (correct, n)})
+    return (tf.reduce_mean(per_example), {"loss": (tf.reduce_sum(per_example), n), "accuracy": (correct, n)})
 
 
 def entropy(probabilities):
@@ -100,11 +139,10 @@ def domain_head(name: str, in_width: int, hidden: int = 256):
                              keras.layers.Dense(1, name=f"{name}_logit")], name=name)
 
 
-def domain_classification(logits, n_source, global_batch: int, weights=None):
+def domain_classification(logits, n_source, weights=None):
     """Binary cross-entropy of a domain classifier's logits on [source; target] rows
-    (source is 1), optionally weighted per row; and the "domain_loss", "domain_accuracy"
-    terms. The loss is this replica's share of the mean over the global batch of both
-    domains (2 x global_batch rows), so summing over replicas gives that mean."""
+    (source is 1), optionally weighted per row, averaged over the rows of both domains;
+    and the "domain_loss", "domain_accuracy" terms."""
     import tensorflow as tf
 
     logits = tf.cast(logits, tf.float32)
@@ -115,6 +153,5 @@ def domain_classification(logits, n_source, global_batch: int, weights=None):
     hits = tf.reduce_sum(tf.cast(tf.equal(tf.cast(logits > 0, tf.float32), is_source),
                                  tf.float32))
     count = tf.cast(total, tf.float32)
-    loss = tf.nn.compute_average_loss(weighted, global_batch_size=2 * global_batch)
-    return loss, {"domain_loss": (tf.reduce_sum(weighted), count),
-                  "domain_accuracy": (hits, count)}
+    return tf.reduce_mean(weighted), {"domain_loss": (tf.reduce_sum(weighted), count),
+                                      "domain_accuracy": (hits, count)}

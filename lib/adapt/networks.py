@@ -5,7 +5,7 @@
       -> label head (the classic head)                  -> class logits
 
 plus the networks the method owns (its `build`: DANN's domain head, MDD's auxiliary
-classifier...). The bottleneck's BatchNorm is what keeps the adversarial game stable on
+classifier...), kept here as `own`. The bottleneck's BatchNorm is what keeps the adversarial game stable on
 VGG16 features, which carry no normalisation and (caffe-scaled inputs) reach magnitudes in
 the hundreds.
 
@@ -43,7 +43,7 @@ class NetworkPlan:
 class Networks:
     def __init__(self, plan: NetworkPlan, method):
         """The shared networks for `method` (the domains it trains on decide the
-        normalisation), and the method's own, which it finds in `method.networks`."""
+        normalisation), and the method's own (`own`, by the names its build gave)."""
         import keras
 
         from lib.models import backbone_tail, classic_head, feature_extractor, set_trainable
@@ -72,7 +72,7 @@ class Networks:
             self.norms = dict.fromkeys(DOMAINS, keras.layers.BatchNormalization(
                 name="bottleneck_norm"))
         self.label_head = classic_head((plan.bottleneck,), plan.num_classes)
-        method.networks = method.build(plan.bottleneck, plan.num_classes)
+        self.own = method.build(plan.bottleneck, plan.num_classes)
         # One model over all of them, for checkpoints and the optimiser: its weights are
         # every network's, the method's included (each its own input).
         x = self.backbone.input
@@ -80,7 +80,7 @@ class Networks:
         outputs = [self.label_head(keras.layers.ReLU()(norm(h)))
                    for norm in dict.fromkeys(self.norms.values())]
         inputs = [x]
-        for network in method.networks.values():
+        for network in self.own.values():
             inputs.append(keras.Input(shape=network.input_shape[1:]))
             outputs.append(network(inputs[-1]))
         self.whole = keras.Model(inputs, outputs, name="adapt")

@@ -33,3 +33,23 @@ def annealed_rate(learning_rate: float, alpha: float, beta: float, total_steps: 
                     "total_steps": total_steps}
 
     return Annealed()
+
+
+def scaled_rate(learning_rate, multiplier: float):
+    """`learning_rate` (a float or a Keras schedule) times `multiplier`: a parameter
+    group's rate (lib/adapt/method.parameter_groups)."""
+    import keras
+
+    if multiplier == 1:
+        return learning_rate
+    if not callable(learning_rate):
+        return learning_rate * multiplier
+
+    class Scaled(keras.optimizers.schedules.LearningRateSchedule):
+        def __call__(self, step):
+            return multiplier * learning_rate(step)
+
+        def get_config(self):
+            return {"multiplier": multiplier, "base": learning_rate.get_config()}
+
+    return Scaled()

@@ -1,23 +1,32 @@
-"""One distributed adaptation step, whatever the method."""
+"""One distributed adaptation step, whatever the method, and the optimizers it steps."""
 
 from __future__ import annotations
 
 
-def make_adapt_step(strategy, nets, optimizer, method, global_batch: int):
-    """A tf.function: every replica computes the method's loss on its share of the source
-    and target batches; Keras' optimizer sums the gradients over replicas. Returns the
-    method's per-replica terms. Networks a loss does not reach (the target's BatchNorm
-    scale under source-only) get no gradient and are left alone. `progress` is a float32
-    tensor (a new Python value would retrace the step every call)."""
+def make_optimizers(method, nets, learning_rate) -> dict:
+    """{group: (Adam, its variables)} of the method's parameter groups: each group's rate
+    is `learning_rate` (a float or a Keras schedule) times the group's multiplier."""
+    import keras
+
+    from lib.adapt.schedules import scaled_rate
+
+    optimizers = {}
+    for group, (variables, multiplier) in method.parameter_groups(nets).items():
+        optimizer = keras.optimizers.Adam(scaled_rate(learning_rate, multiplier))
+        optimizer.build(variables)
+        optimizers[group] = (optimizer, list(variables))
+    return optimizers
+
+
+def make_adapt_step(strategy, nets, optimizers: dict, method):
+    """A tf.function: every replica runs the method's update on its share of the source
+    and target batches (Keras' optimizers sum the gradients over replicas). Returns the
+    method's per-replica terms. `progress` is a float32 tensor (a new Python value would
+    retrace the step every call)."""
     import tensorflow as tf
 
     def replica_step(source, target, progress):
-        with tf.GradientTape() as tape:
-            loss, terms = method.loss(nets, source, target, progress, global_batch)
-        variables = nets.trainable_variables
-        grads = tape.gradient(loss, variables)
-        optimizer.apply_gradients([(g, v) for g, v in zip(grads, variables) if g is not None])
-        return terms
+        return method.update(nets, optimizers, source, target, progress)
 
     @tf.function
     def step(source, target, progress):

@@ -44,11 +44,11 @@ class RunEpoch:
 
 
 def run_identity(config: dict, job: str) -> dict:
-    """A run's identity row (lib/train/loop.RunIdentity.row()) from its saved config, as
+    """A run's identity row (lib/train/rundir.RunIdentity.row()) from its saved config, as
     its own tables have it."""
     from lib.adapt.methods import method_class
     from lib.config import AdaptConfig, FinetuneConfig, config_from_dict
-    from lib.train.launch import identify
+    from lib.train.rundir import identify
 
     if job == "adapt":
         typed = config_from_dict(AdaptConfig, config)

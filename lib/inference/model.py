@@ -96,7 +96,7 @@ def build(run: RunEpoch):
 
 def _finetune_network(cfg: dict, image_shape, top_blocks: int, classes: int):
     """(the run's model on images, what holds its vgg16, the path of an image through it)."""
-    from lib.train.loop import ModelPlan, build_model
+    from lib.models import ModelPlan, build_model
 
     model = build_model(ModelPlan(cfg["model"]["weights"], image_shape, cfg["data"]["image_size"],
                                   cfg["model"]["feature_layer"], top_blocks, classes))

@@ -12,7 +12,7 @@ from dataclasses import replace
 from lib.config import SweepConfig
 from lib.errors import RaydaptError
 from lib.sweep.spec import Point, load_spec
-from lib.train.launch import RunStopped
+from lib.train.record import RunStopped
 
 
 class SweepFailed(RaydaptError):
@@ -39,7 +39,7 @@ def _state(point: Point) -> str | None:
 
 
 def _storage(point: Point) -> str:
-    from lib.train.launch import resolve_storage
+    from lib.train.rundir import resolve_storage
 
     return resolve_storage(point.config.run.storage)
 
@@ -48,7 +48,7 @@ def _to_run(point: Point, state: str | None):
     """The config a trial runs: a new run, or --resume of one that did not complete. The
     default --cpus-per-worker is filled here, on the sweep's driver, as the sweep counts
     CPUs with it (a trial would fill it from its own node)."""
-    from lib.train.launch import with_cpus
+    from lib.train.capacity import with_cpus
 
     run = replace(point.config.run, storage=_storage(point))
     config = replace(point.config, scaling=with_cpus(point.config.scaling))
@@ -124,7 +124,8 @@ def _tune(spec, todo: list[Point], states: dict, config: SweepConfig) -> None:
     from lib.console import captured
     from lib.runtime import cluster_address, init_ray
     from lib.sweep.progress import TrialLines
-    from lib.train.launch import run_cpus, stop_on_sigterm
+    from lib.train.capacity import run_cpus
+    from lib.train.record import stop_on_sigterm
 
     storage = _storage(spec.points[0])  # the same place whichever runs are left
     configs = [_to_run(p, states[p.name]) for p in todo]

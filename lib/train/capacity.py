@@ -4,14 +4,17 @@ Ray Train waits for a worker group's resources without limit (and retries start-
 60 s), which is right while other jobs hold them and wrong when no node could ever host
 a worker: a GPU asked of a CPU cluster waits forever. So the driver compares each
 worker's request with every alive node's total resources, and fails at once when no
-placement exists, unless the cluster can add nodes (then it waits, bounded).
+placement exists, unless the cluster can add nodes (then it waits, bounded). Also the
+arithmetic of a run's resources: replicas per worker, CPUs held, rows enough for a batch.
 """
 
 from __future__ import annotations
 
+import os
 import time
+from dataclasses import replace
 
-from lib.errors import RaydaptError
+from lib.errors import DataError, RaydaptError
 
 
 class Unavailable(RaydaptError):
@@ -21,7 +24,7 @@ class Unavailable(RaydaptError):
 
 
 def request(scaling) -> dict[str, float]:
-    """One worker's resources, as lib/train/launch.fit asks Ray Train for them."""
+    """One worker's resources, as lib/train/fitting.fit asks Ray Train for them."""
     need = {"CPU": float(scaling.cpus_per_worker)}
     if scaling.gpus_per_worker:
         need["GPU"] = float(scaling.gpus_per_worker)
@@ -108,3 +111,29 @@ def check_capacity(scaling, wait_s: float, poll_s: float = 5.0) -> None:
         request_resources(bundles=[])
     raise Unavailable(f"{missing}, after waiting {wait_s:g} s for the autoscaler "
                       f"(--resource-wait-s)")
+
+
+def local_replicas(scaling) -> int:
+    return scaling.gpus_per_worker or scaling.cpu_replicas_per_worker
+
+
+def check_enough_rows(num_rows: int, scaling, batch_size: int, what: str) -> None:
+    """Every worker needs at least one full batch, or training would do nothing."""
+    per_worker = num_rows // scaling.workers
+    local_batch = batch_size * local_replicas(scaling)
+    if per_worker < local_batch:
+        raise DataError(f"{what}: {num_rows} rows give each of {scaling.workers} worker(s) "
+                        f"{per_worker}, fewer than one batch of {local_batch}")
+
+
+def run_cpus(scaling) -> int:
+    """The CPUs a run holds: its workers' (--cpus-per-worker filled in), and one for its
+    Ray Data tasks beside them."""
+    return scaling.workers * scaling.cpus_per_worker + 1
+
+
+def with_cpus(scaling):
+    """Fill the default --cpus-per-worker: this machine's cores shared by the workers."""
+    if scaling.cpus_per_worker is not None:
+        return scaling
+    return replace(scaling, cpus_per_worker=max(1, (os.cpu_count() or 1) // scaling.workers))

@@ -19,14 +19,16 @@ META = "meta.json"
 
 
 @contextlib.contextmanager
-def saved(model, optimizer, epoch: int, extra: dict | None = None):
+def saved(model, optimizers, epoch: int, extra: dict | None = None):
     """A ray.train.Checkpoint of the state after `epoch` (0-based) finished, valid inside
-    the block: report it there (Ray Train copies it to storage), the local copy goes."""
+    the block: report it there (Ray Train copies it to storage), the local copy goes.
+    `optimizers`: a list; their variables are kept in that order."""
     from ray.train import Checkpoint
 
     with tempfile.TemporaryDirectory(prefix="raydapt-ckpt-") as path:
         arrays = {f"w{i}": w for i, w in enumerate(model.get_weights())}
-        arrays |= {f"o{i}": np.asarray(v.numpy()) for i, v in enumerate(optimizer.variables)}
+        arrays |= {f"o{i}": np.asarray(v.numpy())
+                   for i, v in enumerate(_variables_of(optimizers))}
         np.savez(os.path.join(path, STATE), **arrays)
         with open(os.path.join(path, META), "w") as f:
             json.dump({"epoch": epoch, "weight_names": [w.path for w in model.weights],
@@ -34,24 +36,26 @@ def saved(model, optimizer, epoch: int, extra: dict | None = None):
         yield Checkpoint.from_directory(path)
 
 
+def _variables_of(optimizers) -> list:
+    return [v for optimizer in optimizers for v in optimizer.variables]
+
+
 def describing(plan) -> dict:
     """What a checkpoint says of the model beyond its weights, so an export needs nothing
-    else: the images it takes and the class names its outputs stand for (a TrainPlan's or
-    an AdaptPlan's)."""
-    model = getattr(plan, "model", None) or plan.network
-    return {"image_shape": list(model.native_shape), "class_names": list(plan.class_names)}
+    else: the images it takes and the class names its outputs stand for
+    (lib/train/session.Plan's)."""
+    return {"image_shape": list(plan.image_shape), "class_names": list(plan.class_names)}
 
 
-def restore(checkpoint, model, optimizer=None) -> dict:
-    """Load weights (and optimizer state when given) from a checkpoint; its meta."""
+def restore(checkpoint, model, optimizers=()) -> dict:
+    """Load weights (and the optimizers' state, given) from a checkpoint; its meta."""
     with checkpoint.as_directory() as path:
         with open(os.path.join(path, META)) as f:
             meta = json.load(f)
         with np.load(os.path.join(path, STATE)) as state:
             model.set_weights([state[f"w{i}"] for i in range(len(model.weights))])
-            if optimizer is not None:
-                for i, var in enumerate(optimizer.variables):
-                    var.assign(state[f"o{i}"])
+            for i, var in enumerate(_variables_of(optimizers)):
+                var.assign(state[f"o{i}"])
     return meta
 
 

@@ -4,7 +4,7 @@ Ray Train retries any worker error up to --max-failures, and a retry restarts fr
 last checkpoint with the same data and rate: it diverges again, minutes later. So the
 workers do not raise it: every worker sees the same cross-worker sum and stops at the
 same step, rank 0 leaves the reason in `<run>/diverged.json`, and they return normally.
-The driver turns that file into the run's failure (lib/train/launch.fit).
+The driver turns that file into the run's failure (lib/train/fitting.fit).
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ def plan_feature_cache(backbone, image_size: int, precision: str, storage: str,
 def preflight(plans: dict, cache: FeatureCache | None) -> None:
     """Check the images a run will read, those of the plans ({name: ImagePlan}) whose
     features are not cached: folder images are decoded and checked in Ray Data tasks, so
-    Ray must be up (jobs pass this to lib/train/launch.driving as its check, before any
+    Ray must be up (jobs pass this to lib/train/session.driving as its check, before any
     training worker starts)."""
     from lib.train.features import cache_hits
 

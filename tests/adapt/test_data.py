@@ -2,7 +2,7 @@
 
 import pytest
 
-from lib.adapt.data import SAMPLES, judged_splits, plan_inputs, worker_inputs
+from lib.adapt.data import SAMPLES, plan_inputs, worker_inputs
 from lib.config import AdaptConfig, AdaptOptions, DataConfig
 from lib.errors import DataError
 from lib.train.inputs import FeatureCache
@@ -40,8 +40,10 @@ def test_domains_with_different_classes_are_refused(small_folder, tmp_path):
 
 @pytest.mark.parametrize("cached", [False, True], ids=["images", "features"])
 def test_only_the_oracle_gets_target_labels(small_folder, tmp_path, ray_local, cached):
-    """What rank 0 scores (judged_splits) included: the target sample is unlabelled too."""
-    from lib.adapt.loop import AdaptPlan
+    """What rank 0 scores (its samples, lib/train/worker.WorkerData.sample) included: the
+    target sample is unlabelled too."""
+    from lib.train.session import Plan
+    from lib.train.worker import WorkerData
 
     inputs = plan_inputs(config(small_folder))
     cache = FeatureCache("hed", 32, "block4_pool", "fp32", str(tmp_path), 1) if cached else None
@@ -50,9 +52,13 @@ def test_only_the_oracle_gets_target_labels(small_folder, tmp_path, ray_local, c
         assert feature_shape == ((2, 2, 512) if cached else None)
         if cached:
             columns = {name: set(files.whole().columns) for name, files in read.items()}
-            plan = AdaptPlan(config(small_folder), None, None, None, 0, (),
-                             (("source_val", ""), ("target_test", "")), features=read)
-            judged = judged_splits(plan)
+            cfg = config(small_folder)
+            plan = Plan(cfg, None, None, (32, 32, 3), feature_shape, None, 0, (),
+                        (("source_val", ""), ("target_test", "")), features=read)
+            data = WorkerData(plan, ("source", "target"), 0, 1, 4)
+            size, seed = cfg.adapt.selection_samples, cfg.data.seed
+            judged = {name: data.sample(name, domain, size, seed + offset)
+                      for name, (domain, offset) in SAMPLES.items()}
             columns |= {name: set(judged[name].columns) for name in SAMPLES}
             sizes = {name: len(judged[name]) for name in SAMPLES}
             target_rows = len(read["target"].whole())

@@ -16,7 +16,7 @@ from lib.adapt.methods import (
 )
 from lib.adapt.networks import NetworkPlan, Networks
 from lib.adapt.selection import proxy_a_distance
-from lib.adapt.step import make_adapt_step
+from lib.adapt.step import make_adapt_step, make_optimizers
 from lib.errors import UsageError
 from lib.train import checkpoint
 from tests.adapt.methods.common import CLASSES, build, domains, target_of, weights
@@ -29,14 +29,10 @@ def changed(before, model):
 
 
 def setup(name, learning_rate=1e-2, domain_norm="separate", options=()):
-    import keras
-
     method, nets = build(name, domain_norm, options=options)
-    optimizer = keras.optimizers.Adam(learning_rate)
-    optimizer.build(nets.trainable_variables)
-    step = make_adapt_step(tf.distribute.get_strategy(), nets, optimizer, method,
-                           global_batch=16)
-    return method, nets, optimizer, step
+    optimizers = make_optimizers(method, nets, learning_rate)
+    step = make_adapt_step(tf.distribute.get_strategy(), nets, optimizers, method)
+    return method, nets, [optimizer for optimizer, _ in optimizers.values()], step
 
 
 @pytest.mark.parametrize("domain_norm", NORMS)
@@ -46,7 +42,7 @@ def test_every_method_builds_steps_and_trains_what_its_losses_reach(name, domain
     xs, ys, xt, yt = domains(16, np.random.default_rng(0))
     target = target_of(method, xt, yt)
     before = {"bottleneck": weights(nets.bottleneck), "label_head": weights(nets.label_head)}
-    before |= {n: weights(m) for n, m in method.networks.items()}
+    before |= {n: weights(m) for n, m in nets.own.items()}
     terms = step((xs, ys), target, tf.constant(0.5))
     (total, count) = terms["loss"]
     assert float(count) == 16 and np.isfinite(float(total))
@@ -55,9 +51,9 @@ def test_every_method_builds_steps_and_trains_what_its_losses_reach(name, domain
         assert np.isfinite(float(total)) and float(count) > 0, name_
     assert changed(before["bottleneck"], nets.bottleneck)
     assert changed(before["label_head"], nets.label_head)
-    for network in method.networks:
-        trainable = method.networks[network].trainable_weights
-        assert changed(before[network], method.networks[network]) == bool(trainable), network
+    for network in nets.own:
+        trainable = nets.own[network].trainable_weights
+        assert changed(before[network], nets.own[network]) == bool(trainable), network
     losses = [float(step((xs, ys), target, tf.constant(0.5))["loss"][0]) for _ in range(30)]
     assert losses[-1] < losses[0]
 
@@ -80,7 +76,7 @@ def _feature_gradient(method, nets, xs, ys, xt, yt, progress):
     """d loss / d bottleneck kernel: the gradient that adapts the features."""
     with tf.GradientTape() as tape:
         loss, _ = method.loss(nets, (xs, ys), target_of(method, xt, yt),
-                              tf.constant(progress, tf.float32), 16)
+                              tf.constant(progress, tf.float32))
     return tape.gradient(loss, nets.bottleneck.trainable_weights[0]).numpy()
 
 
@@ -106,7 +102,7 @@ def test_an_adversarial_gradient_into_the_features_scales_with_its_weight(name):
     kernel = nets.bottleneck.trainable_weights[0]
     with tf.GradientTape() as tape:
         zs, _ = nets.features_of_both(xs, xt, training=True)
-        class_loss, _ = classified(nets.label_head(zs, training=True), ys, 16)
+        class_loss, _ = classified(nets.label_head(zs, training=True), ys)
     plain = tape.gradient(class_loss, kernel).numpy()
     at = {p: _feature_gradient(method, nets, xs, ys, xt, yt, p) for p in (0.0, 0.1, 0.7)}
     np.testing.assert_allclose(at[0.0], plain, rtol=1e-5, atol=1e-7)
@@ -135,8 +131,8 @@ def test_a_checkpoint_restores_every_network_the_method_owns(name, tmp_path):
     from ray.train import Checkpoint
 
     method2, nets2, optimizer2, step2 = setup(name)
-    for network in method.networks:  # a fresh build differs: the restore is what aligns them
-        assert len(method2.networks[network].weights) == len(method.networks[network].weights)
+    for network in nets.own:  # a fresh build differs: the restore is what aligns them
+        assert len(nets2.own[network].weights) == len(nets.own[network].weights)
     meta = checkpoint.restore(Checkpoint.from_directory(str(copy)), nets2.whole, optimizer2)
     assert meta["epoch"] == 4
     for a, b in zip(nets.whole.get_weights(), nets2.whole.get_weights()):
@@ -160,7 +156,7 @@ def test_init_from_takes_the_shared_networks_of_another_methods_run(name, tmp_pa
 
         shutil.copytree(saved.path, tmp_path / "ckpt")
     method, nets, _, _ = setup(name)
-    own = {n: weights(m) for n, m in method.networks.items()}
+    own = {n: weights(m) for n, m in nets.own.items()}
     taken = checkpoint.take_shared_weights(Checkpoint.from_directory(str(tmp_path / "ckpt")),
                                            nets.whole)
     assert taken >= len(base.label_head.weights) + len(base.bottleneck.weights)
@@ -169,7 +165,7 @@ def test_init_from_takes_the_shared_networks_of_another_methods_run(name, tmp_pa
     for a, b in zip(base.bottleneck.get_weights(), nets.bottleneck.get_weights()):
         np.testing.assert_array_equal(a, b)
     for network, values in own.items():
-        assert not changed(values, method.networks[network])
+        assert not changed(values, nets.own[network])
 
 
 def test_unknown_method_names_the_valid_ones():
@@ -227,17 +223,14 @@ def test_dann_removes_the_domain_offset_from_the_features_source_only_keeps():
 def test_on_cached_lower_blocks_the_trainable_block_is_adapted_too():
     """--trainable top:1 with the feature cache: block 3's outputs are the inputs, and
     block 4 trains under the adversarial loss like the bottleneck."""
-    import keras
 
     method = get_method("dann")
     nets = Networks(NetworkPlan("none", (32, 32, 3), 32, "block4_pool", 1, CLASSES, 16,
                                 "separate", feature_shape=(4, 4, 256)), method)
     assert {w.path.split("/")[0] for w in nets.backbone.trainable_weights} == {
         "block4_conv1", "block4_conv2", "block4_conv3"}
-    optimizer = keras.optimizers.Adam(1e-3)
-    optimizer.build(nets.trainable_variables)
-    step = make_adapt_step(tf.distribute.get_strategy(), nets, optimizer, method,
-                           global_batch=4)
+    step = make_adapt_step(tf.distribute.get_strategy(), nets,
+                           make_optimizers(method, nets, 1e-3), method)
     rng = np.random.default_rng(0)
     before = weights(nets.backbone)
     source = (rng.normal(size=(4, 4, 4, 256)).astype(np.float32),

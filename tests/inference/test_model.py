@@ -63,9 +63,9 @@ def write_run(root, config, model, epoch: int, image_shape=(32, 32, 3)):
     (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config)))
     optimizer = keras.optimizers.Adam()
     optimizer.build(model.trainable_variables)
-    plan = type("Plan", (), {"network": type("N", (), {"native_shape": image_shape})(),
+    plan = type("Plan", (), {"image_shape": image_shape,
                              "class_names": tuple(f"c{i}" for i in range(10))})()
-    with checkpoint.saved(model, optimizer, epoch, checkpoint.describing(plan)) as saved:
+    with checkpoint.saved(model, [optimizer], epoch, checkpoint.describing(plan)) as saved:
         saved.to_directory(str(run_dir / f"checkpoint_2026-12-04_00-00-0{epoch}.000000"))
     return run_dir
 
@@ -120,7 +120,7 @@ def test_the_model_of_every_method_is_its_target_evaluation(images, tmp_path, me
 
 
 def test_the_finetune_model_is_its_evaluation_and_files_load_without_raydapt(images, tmp_path):
-    from lib.train.loop import ModelPlan, build_model
+    from lib.models import ModelPlan, build_model
     from lib.train.steps import evaluate, make_predict
 
     pixels, labels, cached = images

@@ -29,11 +29,11 @@ def test_resume_restores_weights_optimizer_and_epoch():
     model = on_cache("block4_pool", 1)
     optimizer = adam(model)
     optimizer.iterations.assign(7)
-    with checkpoint.saved(model, optimizer, epoch=3) as saved:
+    with checkpoint.saved(model, [optimizer], epoch=3) as saved:
         keras.utils.set_random_seed(2)
         other = on_cache("block4_pool", 1)
         other_optimizer = adam(other)
-        assert checkpoint.restore(saved, other, other_optimizer)["epoch"] == 3
+        assert checkpoint.restore(saved, other, [other_optimizer])["epoch"] == 3
     for mine, theirs in zip(model.get_weights(), other.get_weights()):
         np.testing.assert_array_equal(mine, theirs)
     assert int(other_optimizer.iterations.numpy()) == 7
@@ -47,7 +47,7 @@ def test_stage_two_takes_the_head_of_a_run_on_cached_features():
     stage_two = classifier(feature_extractor("none", (32, 32, 3), 32, "block4_pool"),
                            classic_head(feature_shape(32, "block4_pool"), 10))
     blocks_before = stage_two.get_layer("vgg16").get_weights()
-    with checkpoint.saved(head_only, adam(head_only), epoch=9) as saved:
+    with checkpoint.saved(head_only, [adam(head_only)], epoch=9) as saved:
         assert checkpoint.take_shared_weights(saved, stage_two) == 4
     for mine, theirs in zip(stage_two.get_layer("head").get_weights(), head_only.get_weights()):
         np.testing.assert_array_equal(mine, theirs)
@@ -57,7 +57,7 @@ def test_stage_two_takes_the_head_of_a_run_on_cached_features():
 
 def test_weights_that_cannot_be_shared_are_errors():
     head_only = on_cache("block4_pool", 0)
-    with checkpoint.saved(head_only, adam(head_only), epoch=0) as saved:
+    with checkpoint.saved(head_only, [adam(head_only)], epoch=0) as saved:
         with pytest.raises(UsageError, match="head_dense/kernel is \\(2048, 256\\) in the "
                                              "checkpoint, \\(512, 256\\) here"):
             checkpoint.take_shared_weights(saved, on_cache("block5_pool", 0))

@@ -15,7 +15,7 @@ def worker(config):
     import ray.train
     import tensorflow as tf
 
-    from lib.train.loop import ModelPlan, build_model
+    from lib.models import ModelPlan, build_model
     from lib.train.steps import make_train_step, make_train_steps
     from lib.train.strategy import configure_devices, distribute_batch, make_strategy
 

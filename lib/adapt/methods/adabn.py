@@ -18,7 +18,7 @@ class AdaBN(Method):
     name = "adabn"
     domain_norm = "statistics"
 
-    def loss(self, nets, source, target, progress, global_batch: int):
+    def loss(self, nets, source, target, progress):
         (xs, ys), (xt, *_) = source, target
         zs, _ = nets.features_of_both(xs, xt, training=True)  # updates target statistics
-        return classified(nets.label_head(zs, training=True), ys, global_batch)
+        return classified(nets.label_head(zs, training=True), ys)

@@ -71,8 +71,7 @@ class CDAN(Method):
     Options = CDANOptions
 
     def build(self, width: int, num_classes: int) -> dict:
-        self.randomized = width * num_classes > self.options.max_multilinear
-        if not self.randomized:
+        if width * num_classes <= self.options.max_multilinear:
             return {"domain_head": domain_head("cdan_domain_head", width * num_classes)}
         d = self.options.randomized_dim
         return {"domain_head": domain_head("cdan_domain_head", d),
@@ -80,27 +79,29 @@ class CDAN(Method):
                 "projection_classes": fixed_projection("cdan_projection_classes",
                                                        num_classes, d)}
 
-    def conditioning(self, z, probabilities):
-        if not self.randomized:
+    @staticmethod
+    def conditioning(nets, z, probabilities):
+        """The full multilinear map, or the randomized one where build made projections."""
+        if "projection" not in nets.own:
             return multilinear(z, probabilities)
         return randomized_multilinear(z, probabilities,
-                                      self.networks["projection"].weights[0],
-                                      self.networks["projection_classes"].weights[0])
+                                      nets.own["projection"].weights[0],
+                                      nets.own["projection_classes"].weights[0])
 
-    def loss(self, nets, source, target, progress, global_batch: int):
+    def loss(self, nets, source, target, progress):
         import tensorflow as tf
 
         (xs, ys), (xt, *_) = source, target
         zs, zt = nets.features_of_both(xs, xt, training=True)
         logits_s = nets.label_head(zs, training=True)
-        class_loss, terms = classified(logits_s, ys, global_batch)
+        class_loss, terms = classified(logits_s, ys)
         z = tf.concat([zs, zt], axis=0)
         logits = tf.concat([logits_s, nets.label_head(zt, training=True)], axis=0)
         g = tf.stop_gradient(tf.nn.softmax(tf.cast(logits, tf.float32)))
         n = tf.shape(xs)[0]
         lam = grl_lambda(progress, self.options.lambda_max, self.options.lambda_gamma)
-        h = reverse_gradient(self.conditioning(tf.cast(z, tf.float32), g), lam)
+        h = reverse_gradient(self.conditioning(nets, tf.cast(z, tf.float32), g), lam)
         weights = entropy_weights(g, n) if self.options.entropy else None
         domain_loss, domain_terms = domain_classification(
-            self.networks["domain_head"](h, training=True)[:, 0], n, global_batch, weights)
+            nets.own["domain_head"](h, training=True)[:, 0], n, weights)
         return class_loss + domain_loss, terms | domain_terms | {"grl_lambda": (lam, 1.0)}

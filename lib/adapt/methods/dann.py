@@ -27,15 +27,14 @@ class DANN(Method):
     def build(self, width: int, num_classes: int) -> dict:
         return {"domain_head": domain_head("domain_head", width)}
 
-    def loss(self, nets, source, target, progress, global_batch: int):
+    def loss(self, nets, source, target, progress):
         import tensorflow as tf
 
         (xs, ys), (xt, *_) = source, target
         zs, zt = nets.features_of_both(xs, xt, training=True)
-        class_loss, terms = classified(nets.label_head(zs, training=True), ys, global_batch)
+        class_loss, terms = classified(nets.label_head(zs, training=True), ys)
         lam = grl_lambda(progress, self.options.lambda_max, self.options.lambda_gamma)
-        logits = self.networks["domain_head"](
+        logits = nets.own["domain_head"](
             reverse_gradient(tf.concat([zs, zt], axis=0), lam), training=True)[:, 0]
-        domain_loss, domain_terms = domain_classification(logits, tf.shape(xs)[0],
-                                                          global_batch)
+        domain_loss, domain_terms = domain_classification(logits, tf.shape(xs)[0])
         return class_loss + domain_loss, terms | domain_terms | {"grl_lambda": (lam, 1.0)}

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lib.adapt.method import Method, classified, entropy, replicas
+from lib.adapt.method import Method, classified, entropy
 from lib.options import option
 
 
@@ -35,17 +35,15 @@ class MCC(Method):
     """Minimum class confusion (Jin et al., ECCV 2020): non-adversarial; the loss is the
     source classification plus the confusion between classes in the target batch's
     predictions. The confusion is a batch-level quantity: each replica computes it on its
-    share of the target batch, and the replicas' values are averaged."""
+    share of the target batch, and the replicas' values are averaged (as every loss is:
+    lib/adapt/method.minimise)."""
 
     name = "mcc"
     Options = MCCOptions
 
-    def loss(self, nets, source, target, progress, global_batch: int):
-        import tensorflow as tf
-
+    def loss(self, nets, source, target, progress):
         (xs, ys), (xt, *_) = source, target
         zs, zt = nets.features_of_both(xs, xt, training=True)
-        class_loss, terms = classified(nets.label_head(zs, training=True), ys, global_batch)
+        class_loss, terms = classified(nets.label_head(zs, training=True), ys)
         mcc = class_confusion(nets.label_head(zt, training=True), self.options.temperature)
-        share = mcc / tf.cast(replicas(), tf.float32)
-        return class_loss + self.options.trade_off * share, terms | {"class_confusion": (mcc, 1.0)}
+        return class_loss + self.options.trade_off * mcc, terms | {"class_confusion": (mcc, 1.0)}

@@ -56,22 +56,21 @@ class MDD(Method):
             keras.layers.Dense(256, activation="relu", name="mdd_adversary_dense"),
             keras.layers.Dense(num_classes, name="mdd_adversary_logits")], name="mdd_adversary")}
 
-    def loss(self, nets, source, target, progress, global_batch: int):
+    def loss(self, nets, source, target, progress):
         import tensorflow as tf
 
         (xs, ys), (xt, *_) = source, target
         zs, zt = nets.features_of_both(xs, xt, training=True)
         logits_s = nets.label_head(zs, training=True)
-        class_loss, terms = classified(logits_s, ys, global_batch)
+        class_loss, terms = classified(logits_s, ys)
         logits = tf.cast(tf.concat([logits_s, nets.label_head(zt, training=True)], 0),
                          tf.float32)
         lam = grl_lambda(progress, self.options.lambda_max, self.options.lambda_gamma)
-        adversary = tf.cast(self.networks["adversary"](
+        adversary = tf.cast(nets.own["adversary"](
             reverse_gradient(tf.concat([zs, zt], 0), lam), training=True), tf.float32)
         source, target_d = disparities(logits, adversary, tf.shape(xs)[0])
         # The reference averages the pairs of a batch: (margin s_i + t_i) over its rows.
-        transfer = tf.nn.compute_average_loss(self.options.margin * source + target_d,
-                                              global_batch_size=global_batch)
+        transfer = tf.reduce_mean(self.options.margin * source + target_d)
         n = tf.cast(tf.shape(xs)[0], tf.float32)
         return class_loss + self.options.trade_off * transfer, terms | {
             "source_disparity": (tf.reduce_sum(source), n),

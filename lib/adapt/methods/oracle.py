@@ -11,7 +11,7 @@ class Oracle(Method):
     reads_target_labels = True
     inputs = ("target",)
 
-    def loss(self, nets, source, target, progress, global_batch: int):
+    def loss(self, nets, source, target, progress):
         xt, yt = target
         return classified(nets.label_head(nets.features(xt, training=True, domain="target"),
-                                          training=True), yt, global_batch)
+                                          training=True), yt)

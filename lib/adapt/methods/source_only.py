@@ -10,7 +10,7 @@ class SourceOnly(Method):
     name = "source-only"
     inputs = ("source",)
 
-    def loss(self, nets, source, target, progress, global_batch: int):
+    def loss(self, nets, source, target, progress):
         xs, ys = source
         return classified(nets.label_head(nets.features(xs, training=True, domain="source"),
-                                          training=True), ys, global_batch)
+                                          training=True), ys)

@@ -43,12 +43,12 @@ def weights(model):
     return [w.copy() for w in model.get_weights()]
 
 
-def loss_of(method, nets, xs, ys, xt, yt, progress=0.5, global_batch=None):
-    """The method's loss and terms (numpy), on one replica, at a given global batch."""
+def loss_of(method, nets, xs, ys, xt, yt, progress=0.5):
+    """The method's loss (a plain mean over the batch) and terms, as numpy."""
     import tensorflow as tf
 
     loss, terms = method.loss(nets, (xs, ys), target_of(method, xt, yt),
-                              tf.constant(progress, tf.float32), global_batch or len(ys))
+                              tf.constant(progress, tf.float32))
     return float(loss), {k: (float(s), float(c)) for k, (s, c) in terms.items()}
 
 

@@ -13,7 +13,7 @@ def test_the_loss_is_the_source_classification_alone():
     method, nets = build("adabn")
     assert nets.mode == "statistics"
     xs, ys, xt, yt = domains(8, np.random.default_rng(0))
-    loss, terms = loss_of(method, nets, xs, ys, xt, yt, global_batch=8)
+    loss, terms = loss_of(method, nets, xs, ys, xt, yt)
     zs, _ = features(nets, xs, xt)
     assert loss == pytest.approx(cross_entropy(nets.label_head(zs).numpy(), ys).mean(),
                                  rel=1e-5)
@@ -29,7 +29,8 @@ def test_training_moves_the_target_statistics_to_the_target_batches_and_nothing_
     method, nets = build("adabn")
     optimizer = keras.optimizers.SGD(0.0)  # frozen weights: the statistics alone move
     optimizer.build(nets.trainable_variables)
-    step = make_adapt_step(tf.distribute.get_strategy(), nets, optimizer, method, 8)
+    step = make_adapt_step(tf.distribute.get_strategy(), nets,
+                           {"all": (optimizer, nets.trainable_variables)}, method)
     xs, ys, xt, _ = domains(8, np.random.default_rng(1))
     h = nets.bottleneck(xt).numpy()
     for _ in range(5):

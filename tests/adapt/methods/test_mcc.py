@@ -38,7 +38,7 @@ def test_the_loss_matches_the_reference_arithmetic_on_a_random_batch():
 def test_the_method_adds_the_targets_class_confusion_to_the_classification(options):
     method, nets = build("mcc", options=options)
     xs, ys, xt, yt = domains(8, np.random.default_rng(0))
-    loss, terms = loss_of(method, nets, xs, ys, xt, yt, global_batch=8)
+    loss, terms = loss_of(method, nets, xs, ys, xt, yt)
     zs, zt = features(nets, xs, xt)
     confusion = reference(nets.label_head(zt).numpy().astype(np.float64),
                           method.options.temperature)

@@ -25,16 +25,16 @@ def test_disparities_on_a_hand_computed_example():
 def test_the_loss_is_classification_plus_margin_source_and_target_disparity(options):
     method, nets = build("mdd", options=options)
     xs, ys, xt, yt = domains(8, np.random.default_rng(0))
-    loss, terms = loss_of(method, nets, xs, ys, xt, yt, global_batch=16)
+    loss, terms = loss_of(method, nets, xs, ys, xt, yt)
     zs, zt = features(nets, xs, xt)
     logits = np.concatenate([nets.label_head(zs).numpy(), nets.label_head(zt).numpy()])
     predicted = logits.argmax(axis=1)
-    log_p = log_softmax(method.networks["adversary"](np.concatenate([zs, zt])).numpy())
+    log_p = log_softmax(nets.own["adversary"](np.concatenate([zs, zt])).numpy())
     at = log_p[np.arange(16), predicted]
     source, target = -at[:8], -np.log(np.minimum(1 - np.exp(at[8:]) + 1e-6, 1))
     margin, trade_off = method.options.margin, method.options.trade_off
-    expected = (cross_entropy(logits[:8], ys).sum() / 16
-                + trade_off * (margin * source + target).sum() / 16)
+    expected = (cross_entropy(logits[:8], ys).mean()
+                + trade_off * (margin * source + target).mean())
     assert loss == pytest.approx(expected, rel=1e-4)
     assert terms["source_disparity"] == pytest.approx((source.sum(), 8), rel=1e-4)
     assert terms["target_disparity"] == pytest.approx((target.sum(), 8), rel=1e-4)
@@ -48,12 +48,12 @@ def test_the_adversary_descends_the_disparity_loss_the_features_climb_it():
 
     method, nets = build("mdd")
     xs, ys, xt, yt = domains(8, np.random.default_rng(2))
-    adversary = method.networks["adversary"]
+    adversary = nets.own["adversary"]
     kernel = nets.bottleneck.trainable_weights[0]
     with tf.GradientTape(persistent=True) as tape:
-        loss, _ = method.loss(nets, (xs, ys), (xt,), tf.constant(0.5), 8)
+        loss, _ = method.loss(nets, (xs, ys), (xt,), tf.constant(0.5))
         zs, zt = nets.features_of_both(xs, xt, training=True)
-        class_loss, _ = classified(nets.label_head(zs, training=True), ys, 8)
+        class_loss, _ = classified(nets.label_head(zs, training=True), ys)
         logits = tf.concat([nets.label_head(zs, training=True),
                             nets.label_head(zt, training=True)], 0)
         s, t = disparities(logits, adversary(tf.concat([zs, zt], 0), training=True), 8)

@@ -10,7 +10,8 @@ import pytest
 
 from lib.metrics.runs import RunRecord
 from lib.metrics.store import MetricsStore
-from lib.train.launch import RunStopped, recorded, root_cause
+from lib.train.fitting import root_cause
+from lib.train.record import RunStopped, recorded
 from tests.metrics.test_runs import IDENTITY
 
 
@@ -83,7 +84,7 @@ def test_fit_keeps_the_best_epoch_by_its_rule_ties_to_the_later_and_the_latest(t
                                                                                 ray_local):
     from lib.config import FailureOptions, ScalingOptions
     from lib.train.checkpoint import kept_epochs
-    from lib.train.launch import fit
+    from lib.train.fitting import fit
 
     # Epochs 1 and 2 tie at the best score: selection (lib/adapt/selection.py) takes the
     # later, so Ray Train must keep that one; epoch 4 is the latest (--resume's). ("min",
@@ -99,7 +100,7 @@ def test_the_ray_train_settings_we_set_are_still_read_and_passed_to_the_workers(
     # report wait returns, a hung worker hangs again). This fails first.
     from ray.train.v2._internal import constants
 
-    from lib.train.launch import RAY_TRAIN_POLL_INTERVAL, RAY_TRAIN_TIMEOUTS
+    from lib.train.fitting import RAY_TRAIN_POLL_INTERVAL, RAY_TRAIN_TIMEOUTS
 
     assert constants.HEALTH_CHECK_INTERVAL_S_ENV_VAR == RAY_TRAIN_POLL_INTERVAL
     assert {constants.COLLECTIVE_TIMEOUT_S_ENV_VAR,
