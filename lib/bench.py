@@ -279,11 +279,80 @@ def latency(cfg: BenchConfig, storage: str, run: str) -> list[Measurement]:
     return measured
 
 
-def bench(cfg: BenchConfig) -> list[dict]:
+def _loaded(plan):
+    """(the Ray Dataset, image shape, caffe-preprocessed images, labels) of the bench's
+    images, in memory."""
     import numpy as np
+    import pyarrow as pa
+    import ray
 
     from lib.data.columns import column_to_images
     from lib.data.feed import caffe_preprocess
+
+    raw, shape = plan.load()
+    raw = raw.materialize()
+    table = pa.concat_tables(ray.get(raw.to_arrow_refs()))
+    return (raw, shape, caffe_preprocess(column_to_images(table.column("image"), shape)),
+            table.column("label").to_numpy().astype(np.int32))
+
+
+def adapt_steps(cfg: BenchConfig, images, labels) -> list[Measurement]:
+    """Every method's step (or --methods'), each note comparing it with dann's."""
+    from lib.adapt.methods import registry
+
+    names = [m.strip() for m in cfg.methods.split(",")] if cfg.methods else list(registry())
+    steps = [adapt_step(name, images, labels, cfg.image_size, cfg.batch_size)
+             for name in names]  # measured first, so each note can compare with dann
+    dann = next((m for m, name in zip(steps, names) if name == "dann"), None)
+    for m in steps:
+        if dann is not None:
+            m.note += f"; {m.images_per_s / dann.images_per_s:.2f}x dann's images/s"
+    return steps
+
+
+def in_one_ray(parts: set, cfg: BenchConfig, plan, add, scratch: str, run: str) -> float:
+    """The parts that share one Ray and the images in memory; returns the fp32 peak."""
+    raw, shape, images, labels = _loaded(plan)
+    peak = peak_matmul_gflops("float32")
+    add(Measurement("fp32 matmul peak (2048x2048)", 0.0, 0.0, 0.0, note=f"{peak:.0f} GFLOP/s"))
+    bf16_peak = peak_matmul_gflops("bfloat16") if cfg.bf16 and "full" in parts else None
+    if bf16_peak is not None:
+        add(Measurement("bf16 matmul peak (2048x2048)", 0.0, 0.0, 0.0, "bf16",
+                        note=f"{bf16_peak:.0f} GFLOP/s"))
+    if "forward" in parts:
+        add(forward_only(images, cfg.image_size, cfg.batch_size, "fp32"))
+    if "classic" in parts:
+        classic, classic_epoch = classic_recipe(images, labels, cfg.image_size)
+        add(classic)
+    if "fastpath" in parts:
+        add(*frozen_fast_path(cfg, scratch, f"{run}-fastpath", classic_epoch, len(labels)))
+    if "full" in parts:
+        for workers in (1, 2):
+            add(*full_finetuning(raw, shape, cfg, workers, "fp32", scratch,
+                                 f"{run}-full-{workers}w"))
+        if bf16_peak is not None:
+            add(*full_finetuning(raw, shape, cfg, 1, "bf16", scratch, f"{run}-full-bf16"))
+    if "adapt" in parts:
+        add(*adapt_steps(cfg, images, labels))
+    return peak
+
+
+def with_own_rays(parts: set, cfg: BenchConfig, add, scratch: str, run: str) -> None:
+    """The parts that start and stop Ray themselves, as a user's commands would."""
+    if "latency" in parts:
+        add(*latency(cfg, scratch, run))
+    if "sweep" in parts:
+        from lib.sweep.bench import sweep_against_commands
+
+        add(*sweep_against_commands(cfg.source, cfg.images // 10, cfg.epochs,
+                                    f"{scratch}/sweep", run))
+    if "prepare" in parts:  # a local Ray of 1 CPU, then of 2
+        from lib.data.bench import prepare_scaling
+
+        add(*prepare_scaling(cfg.source, cfg.images // 10, f"{scratch}/prepare"))
+
+
+def bench(cfg: BenchConfig) -> list[dict]:
     from lib.data.images import plan_images
     from lib.data.uri import parse_uri
     from lib.runtime import init_ray
@@ -311,70 +380,14 @@ def bench(cfg: BenchConfig) -> list[dict]:
                              f"[{duration(time.perf_counter() - started)}]")
 
         connected = init_ray(local_cpus=(os.cpu_count() or 1) + 1)
-        raw, shape = plan.load()
-        raw = raw.materialize()
-        import pyarrow as pa
-        import ray
-
-        table = pa.concat_tables(ray.get(raw.to_arrow_refs()))
-        images = caffe_preprocess(column_to_images(table.column("image"), shape))
-        labels = table.column("label").to_numpy().astype(np.int32)
-
-        peak = peak_matmul_gflops("float32")
-        add(Measurement("fp32 matmul peak (2048x2048)", 0.0, 0.0, 0.0,
-                        note=f"{peak:.0f} GFLOP/s"))
-        bf16_peak = peak_matmul_gflops("bfloat16") if cfg.bf16 and "full" in parts else None
-        if bf16_peak is not None:
-            add(Measurement("bf16 matmul peak (2048x2048)", 0.0, 0.0, 0.0, "bf16",
-                            note=f"{bf16_peak:.0f} GFLOP/s"))
-        if "forward" in parts:
-            add(forward_only(images, cfg.image_size, cfg.batch_size, "fp32"))
-        if "classic" in parts:
-            classic, classic_epoch = classic_recipe(images, labels, cfg.image_size)
-            add(classic)
-        if "fastpath" in parts:
-            add(*frozen_fast_path(cfg, scratch, f"{run}-fastpath", classic_epoch, len(labels)))
-        if "full" in parts:
-            for workers in (1, 2):
-                add(*full_finetuning(raw, shape, cfg, workers, "fp32", scratch,
-                                     f"{run}-full-{workers}w"))
-            if bf16_peak is not None:
-                add(*full_finetuning(raw, shape, cfg, 1, "bf16", scratch, f"{run}-full-bf16"))
-        if "adapt" in parts:
-            from lib.adapt.methods import registry
-
-            names = [m.strip() for m in cfg.methods.split(",")] if cfg.methods \
-                else list(registry())
-            steps = [adapt_step(name, images, labels, cfg.image_size, cfg.batch_size)
-                     for name in names]  # measured first, so each note can compare with dann
-            dann = next((m for m, name in zip(steps, names) if name == "dann"), None)
-            for m in steps:
-                if dann is not None:
-                    m.note += f"; {m.images_per_s / dann.images_per_s:.2f}x dann's images/s"
-            add(*steps)
-        if "latency" in parts:  # last (with sweep): its runs start and stop Ray as a user's would
+        try:
+            peak = in_one_ray(parts, cfg, plan, add, scratch, run)
+        finally:
             if connected:
-                ray.shutdown()
-                connected = False
-            add(*latency(cfg, scratch, run))
-        if "sweep" in parts:
-            if connected:
-                ray.shutdown()
-                connected = False
-            from lib.sweep.bench import sweep_against_commands
+                import ray
 
-            add(*sweep_against_commands(cfg.source, cfg.images // 10, cfg.epochs,
-                                        f"{scratch}/sweep", run))
-        if "prepare" in parts:  # starts its own Rays, of 1 and of 2 CPUs
-            if connected:
                 ray.shutdown()
-                connected = False
-            from lib.data.bench import prepare_scaling
-
-            add(*prepare_scaling(cfg.source, cfg.images // 10, f"{scratch}/prepare"))
-        if connected:
-            ray.shutdown()
-
+        with_own_rays(parts, cfg, add, scratch, run)
     rows = [{
         "run": run, "machine": where, "name": m.name, "precision": m.precision,
         "workers": m.workers, "batch_size": m.batch_size, "images_per_s": m.images_per_s,
