@@ -22,12 +22,22 @@ import numpy as np
 from lib.config import CRITERIA
 
 SND_TEMPERATURE = 0.05  # the paper's value
-# What rank 0 reports each epoch for Ray Train to keep the best checkpoint by, per
-# criterion a run keeps its model by (--select-by, lib/config.KEEPING_CRITERIA): (metric,
-# "max" or "min"); "last" needs none, the latest checkpoint is always kept. Ray Train,
-# like select_epochs, ranks a tie's later epoch first.
-KEPT_BY = {"source_val": ("source_val_accuracy", "max"), "dev": ("dev", "min"),
-           "snd": ("snd", "max"), "last": None}
+LABEL_FREE = ("source_val", "dev", "snd")
+# What Ray Train keeps the best checkpoint by, per criterion a run keeps its model by
+# (--select-by, lib/config.KEEPING_CRITERIA): (the score rank 0 reports, order); "last"
+# needs none, the latest checkpoint is always kept. Ray Train, like select_epochs, ranks
+# a tie's later epoch first.
+KEPT_BY = {name: (f"{name}_score", "max") for name in LABEL_FREE} | {"last": None}
+
+
+def criterion_scores(row: dict, accuracies: dict) -> dict[str, float | None]:
+    """One epoch's score under each label-free criterion, higher better for all (DEV, a
+    risk, negated), from its epoch row (snd, dev) and its accuracies by split. Both what
+    Ray Train keeps checkpoints by (rank 0 reports these: lib/adapt/session.py) and what
+    select_epochs picks by: the kept checkpoint is the picked epoch's."""
+    dev = row.get("dev")
+    return {"source_val": accuracies.get("source_val"),
+            "dev": -dev if dev is not None else None, "snd": row.get("snd")}
 
 
 def soft_neighbourhood_density(logits: np.ndarray) -> float:
@@ -97,20 +107,21 @@ def deep_embedded_validation(source_train: np.ndarray, target: np.ndarray,
 def select_epochs(epochs: list[dict], evals: list[dict]) -> list[dict]:
     """The epoch each criterion picks, with what that epoch scored. Ties go to the later
     epoch (more training under the same evidence)."""
-    by_split = {}
+    accuracies = {}
     for row in evals:
-        by_split.setdefault(row["split"], {})[row["epoch"]] = row["accuracy"]
-    source_val, target_test = by_split.get("source_val", {}), by_split.get("target_test", {})
-    snd = {row["epoch"]: row["snd"] for row in epochs if row.get("snd") is not None}
-    # DEV is a risk (lower is better): negated, so every criterion picks its maximum.
-    dev = {row["epoch"]: -row["dev"] for row in epochs if row.get("dev") is not None}
+        accuracies.setdefault(row["epoch"], {})[row["split"]] = row["accuracy"]
+    per_epoch = {row["epoch"]: criterion_scores(row, accuracies.get(row["epoch"], {}))
+                 for row in epochs}
+    scored = {name: {e: s[name] for e, s in per_epoch.items() if s[name] is not None}
+              for name in LABEL_FREE}
+    source_val = {e: a["source_val"] for e, a in accuracies.items() if "source_val" in a}
+    target_test = {e: a["target_test"] for e, a in accuracies.items() if "target_test" in a}
     last = max(row["epoch"] for row in epochs)
 
     def best(scores: dict) -> int | None:
         return max(scores, key=lambda e: (scores[e], e)) if scores else None
 
-    scored = {"last": None, "source_val": source_val, "dev": dev, "snd": snd,
-              "oracle_target_test": target_test}
+    scored |= {"last": None, "oracle_target_test": target_test}
     picks = [(name, scored[name], last if name == "last" else best(scored[name]))
              for name in CRITERIA]
     return [{"criterion": name, "label_free": name != "oracle_target_test", "epoch": epoch,

@@ -83,13 +83,18 @@ class SelectionJudge:
 
     def judge(self, epoch: int) -> Verdict:
         verdict = self.epochs.judge(epoch)
-        accuracies = {f"{name}_accuracy": score["accuracy"]
-                      for name, score in verdict.scores.items()}
+        from lib.adapt.selection import KEPT_BY, criterion_scores
+
+        accuracies = {name: score["accuracy"] for name, score in verdict.scores.items()}
+        scores = criterion_scores(verdict.criteria, accuracies)
+        # The scores Ray Train keeps checkpoints by; the picks (select_epochs) use the same.
+        kept_by = {KEPT_BY[name][0]: value for name, value in scores.items()
+                   if value is not None}
         tables = {"evals": verdict.evals(self.eval_splits), "domain_distance": [verdict.distance]}
         if verdict.embeddings:
             tables["embeddings"] = verdict.embeddings
-        return Verdict(columns=verdict.criteria, reported=verdict.criteria | accuracies,
-                       tables=tables)
+        return Verdict(columns=verdict.criteria, tables=tables, reported=verdict.criteria
+                       | {f"{name}_accuracy": a for name, a in accuracies.items()} | kept_by)
 
 
 @dataclass(frozen=True)
