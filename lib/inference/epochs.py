@@ -16,7 +16,7 @@ class RunEpoch:
     """One kept epoch of one run, and what the run says of itself."""
 
     location: str           # the run's directory
-    config: dict            # its config.json
+    config: object          # its config.json, typed (lib/train/rundir.read_config)
     job: str                # finetune or adapt
     epoch: int
     rule: str               # how the epoch was named: "selected (source_val)", "last", "asked"
@@ -36,45 +36,43 @@ class RunEpoch:
                 "run_location": self.location, "epoch": self.epoch, "epoch_rule": self.rule,
                 "class_names": list(self.meta["class_names"]),
                 "image_shape": list(self.meta["image_shape"]),
-                "image_size": self.config["data"]["image_size"],
+                "image_size": self.config.data.image_size,
                 "input": "RGB pixel values 0-255 (uint8 or float), the image shape above",
                 "output": "class probabilities, in class_names order",
                 "domain": "target" if self.job == "adapt" else None,
-                "precision": self.config["optim"]["precision"]}
+                "precision": self.config.optim.precision}
 
 
-def run_identity(config: dict, job: str) -> dict:
+def run_identity(config, job: str) -> dict:
     """A run's identity row (lib/train/rundir.RunIdentity.row()) from its saved config, as
     its own tables have it."""
     from lib.adapt.methods import method_class
-    from lib.config import AdaptConfig, FinetuneConfig, config_from_dict
     from lib.train.rundir import identify
 
     if job == "adapt":
-        typed = config_from_dict(AdaptConfig, config)
-        method = method_class(typed.adapt.method)
-        return identify(typed, "adapt", method.name, method.reads_target_labels).row()
-    return identify(config_from_dict(FinetuneConfig, config), "finetune", "finetune",
-                    False).row()
+        method = method_class(config.adapt.method)
+        return identify(config, "adapt", method.name, method.reads_target_labels).row()
+    return identify(config, "finetune", "finetune", False).row()
 
 
-def open_run(location: str) -> tuple[str, dict, str]:
+def open_run(location: str) -> tuple[str, object, str]:
     """(location, config, job) of a run directory, or one line saying why it is not one.
     The location comes back absolute (or the URI): it is recorded in exports."""
     import pyarrow.fs as pafs
 
-    from lib.data.layout import filesystem_for, read_json
+    from lib.config import AdaptConfig
+    from lib.data.layout import filesystem_for
+    from lib.train.rundir import read_config
 
     location = location.rstrip("/")
     location = location if "://" in location else os.path.abspath(location)
     fs, root = filesystem_for(location)
     if fs.get_file_info(root).type == pafs.FileType.NotFound:
         raise NoInputError(f"no run at {location}")
-    path = f"{root.rstrip('/')}/config.json"
-    if fs.get_file_info(path).type != pafs.FileType.File:
+    config = read_config(location)
+    if config is None:
         raise NoInputError(f"{location} is not a run directory (no config.json)")
-    config = read_json(fs, path, required=("run", "optim", "model"))
-    return location, config, "adapt" if "adapt" in config else "finetune"
+    return location, config, "adapt" if isinstance(config, AdaptConfig) else "finetune"
 
 
 def run_of(metadata: dict) -> str | None:
@@ -96,7 +94,8 @@ def selected_epoch(location: str, config: dict, job: str) -> tuple[int, str]:
 
     storage, _, run = location.rpartition("/")
     store = MetricsStore(storage or ".", run)
-    picked = model_epoch(job, config, store.read("selection").to_pylist(),
+    select_by = config.adapt.select_by if job == "adapt" else None
+    picked = model_epoch(job, select_by, store.read("selection").to_pylist(),
                          store.read("evals").to_pylist(), store.read("epochs").to_pylist())
     if picked is None:
         raise NoInputError(f"run {run} has no selected epoch (not completed?): name one with "
@@ -104,14 +103,14 @@ def selected_epoch(location: str, config: dict, job: str) -> tuple[int, str]:
     return picked
 
 
-def model_epoch(job: str, config: dict, selection: list[dict], evals: list[dict],
+def model_epoch(job: str, select_by: str | None, selection: list[dict], evals: list[dict],
                 epochs: list[dict]) -> tuple[int, str] | None:
     """(epoch, rule) of a run's model, from its tables: adapt, the epoch its --select-by
     criterion picked (the selection table); finetune, its best --val accuracy (the later
     epoch of a tie, as Ray Train keeps it), or its last without --val. None before the
     run has it."""
     if job == "adapt":
-        rule = config.get("adapt", {}).get("select_by", "source_val")
+        rule = select_by or "source_val"
         picks = {r["criterion"]: r["epoch"] for r in selection}
         return (picks[rule], f"selected ({rule})") if rule in picks else None
     val = [r for r in evals if r["split"] == "val"]

@@ -75,10 +75,10 @@ def build(run: RunEpoch):
 
     cfg, meta = run.config, run.meta
     policy = keras.mixed_precision.global_policy()
-    if cfg["optim"]["precision"] == "bf16":
+    if cfg.optim.precision == "bf16":
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
-        top_blocks = parse_trainable(cfg["model"]["trainable"])
+        top_blocks = parse_trainable(cfg.model.trainable)
         image_shape = tuple(meta["image_shape"])
         classes = len(meta["class_names"])
         pixels = keras.Input(shape=image_shape, name="pixels")
@@ -86,7 +86,7 @@ def build(run: RunEpoch):
         build_networks = _adapt_networks if run.job == "adapt" else _finetune_network
         trained, backbone, path = build_networks(cfg, image_shape, top_blocks, classes)
         _load_by_name(trained, run.checkpoint,
-                      _frozen_names(backbone, top_blocks, cfg["model"]["weights"]), run.name)
+                      _frozen_names(backbone, top_blocks, cfg.model.weights), run.name)
         logits = path(x)  # after the load: a merged BatchNorm copies loaded weights
         probabilities = keras.layers.Softmax(name="probabilities", dtype="float32")(logits)
         return keras.Model(pixels, probabilities, name=f"raydapt_{run.job}")
@@ -94,16 +94,16 @@ def build(run: RunEpoch):
         keras.mixed_precision.set_global_policy(policy)
 
 
-def _finetune_network(cfg: dict, image_shape, top_blocks: int, classes: int):
+def _finetune_network(cfg, image_shape, top_blocks: int, classes: int):
     """(the run's model on images, what holds its vgg16, the path of an image through it)."""
     from lib.models import ModelPlan, build_model
 
-    model = build_model(ModelPlan(cfg["model"]["weights"], image_shape, cfg["data"]["image_size"],
-                                  cfg["model"]["feature_layer"], top_blocks, classes))
+    model = build_model(ModelPlan(cfg.model.weights, image_shape, cfg.data.image_size,
+                                  cfg.model.feature_layer, top_blocks, classes))
     return model, model, model  # the classifier holds the backbone's vgg16 itself
 
 
-def _adapt_networks(cfg: dict, image_shape, top_blocks: int, classes: int):
+def _adapt_networks(cfg, image_shape, top_blocks: int, classes: int):
     """(the run's networks on images, its method's too: their weights are in the
     checkpoint; the backbone; the path of a target image through them)."""
     import keras
@@ -111,15 +111,15 @@ def _adapt_networks(cfg: dict, image_shape, top_blocks: int, classes: int):
     from lib.adapt.methods import get_method
     from lib.adapt.networks import NetworkPlan, Networks
 
-    adapt = cfg["adapt"]
-    method = get_method(adapt["method"], adapt["method_opt"])
-    nets = Networks(NetworkPlan(cfg["model"]["weights"], image_shape, cfg["data"]["image_size"],
-                                cfg["model"]["feature_layer"], top_blocks, classes,
-                                adapt["bottleneck"], adapt["domain_norm"]), method)
+    adapt = cfg.adapt
+    method = get_method(adapt.method, adapt.method_opt)
+    nets = Networks(NetworkPlan(cfg.model.weights, image_shape, cfg.data.image_size,
+                                cfg.model.feature_layer, top_blocks, classes,
+                                adapt.bottleneck, adapt.domain_norm), method)
 
-    def target_path(x):
+    def target_path(x):  # the method's classification of the target's adapted features
         h = nets.bottleneck(nets.backbone(x))
-        return nets.label_head(keras.layers.ReLU()(_target_norm(nets)(h)))
+        return method.classify(nets, keras.layers.ReLU()(_target_norm(nets)(h)))
 
     return nets.whole, nets.backbone, target_path
 

@@ -134,7 +134,8 @@ def kept_checkpoints(run: RunTables) -> str:
     epochs = sorted(kept_epochs(run.location)) if run.location else []
     if not epochs:
         return "none"
-    model = model_epoch(run.job, run.config, run.selection, run.evals, run.epochs)
+    model = model_epoch(run.job, run.config.get("adapt", {}).get("select_by"), run.selection,
+                        run.evals, run.epochs)
     latest = max(e["epoch"] for e in run.epochs) if run.epochs else None
     roles = {e: [] for e in epochs}
     if model is not None and model[0] in roles:

@@ -109,16 +109,21 @@ def os_reason(error: OSError) -> str:
     return os.strerror(int(code)) if code else str(error).splitlines()[0]
 
 
-def load_config(storage: str, run: str) -> dict:
+def read_config(location: str):
+    """A run directory's config.json, typed (AdaptConfig or FinetuneConfig, by its groups):
+    the one reader of a saved config, for --resume, export, evaluate, predict and the
+    sweep. None when the directory has none."""
     import pyarrow.fs as pafs
 
+    from lib.config import AdaptConfig, FinetuneConfig, config_from_dict
     from lib.data.layout import filesystem_for, read_json
 
-    fs, root = filesystem_for(storage)
-    path = f"{root}/{run}/config.json"
+    fs, root = filesystem_for(location)
+    path = f"{root.rstrip('/')}/config.json"
     if fs.get_file_info(path).type != pafs.FileType.File:
-        raise NoInputError(f"no run {run!r} to resume under {storage} ({path} not found)")
-    return read_json(fs, path)
+        return None
+    saved = read_json(fs, path, required=("run", "optim", "model"))
+    return config_from_dict(AdaptConfig if "adapt" in saved else FinetuneConfig, saved)
 
 
 def check_new_run(storage: str, run: str) -> None:
@@ -135,13 +140,18 @@ def check_new_run(storage: str, run: str) -> None:
 
 
 def resolve_run(config, job: str):
-    """Apply --resume (the saved config of that run, same class) and name the run."""
-    from lib.config import config_from_dict
+    """Apply --resume (the saved config of that run, same job) and name the run."""
+    from lib.errors import UsageError
     from lib.train.capacity import with_cpus
 
     storage = resolve_storage(config.run.storage)
     if config.run.resume:
-        saved = config_from_dict(type(config), load_config(storage, config.run.resume))
+        saved = read_config(f"{storage.rstrip('/')}/{config.run.resume}")
+        if saved is None:
+            raise NoInputError(f"no run {config.run.resume!r} to resume under {storage} "
+                               f"(no config.json there)")
+        if type(saved) is not type(config):
+            raise UsageError(f"--resume {config.run.resume}: that run is not a {job} run")
         return replace(saved, run=replace(config.run, storage=storage,
                                           run_name=config.run.resume, resume=config.run.resume))
     run = config.run.run_name or new_run_name(job)

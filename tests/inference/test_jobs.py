@@ -59,7 +59,7 @@ def test_from_a_run_to_predictions(cifar_jpeg, tmp_path, ray_local):
     # Ray Train kept the best by SND (ties: the later epoch, as selection picks) and the
     # latest: nothing else.
     assert set(kept_epochs(str(run_dir))) == {chosen, 3}
-    assert model_epoch("adapt", config_of(run_dir), selection, evals, []) == (
+    assert model_epoch("adapt", config_of(run_dir)["adapt"]["select_by"], selection, evals, []) == (
         chosen, "selected (snd)")
 
     export = cli("jobs.export", str(run_dir), "--out", "model.keras", cwd=tmp_path)
