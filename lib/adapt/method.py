@@ -19,6 +19,8 @@ A method says:
                        model}); they reach its loss as `nets.own`
   parameter_groups(nets) {group: (variables, learning-rate multiplier)}: one optimizer
                        each (default: every trainable variable at the base rate)
+  updates_per_step()   {group: how often its optimizer steps a batch}, where not once: the
+                       learning-rate schedule follows batches
   update(...)          one replica's update (default: one gradient step of `loss` with
                        every group's optimizer); a method with phases overrides it
   loss(...)            the scalar to minimise and its named terms
@@ -63,6 +65,9 @@ class Method:
 
     def parameter_groups(self, nets) -> dict:
         return {"all": (nets.trainable_variables, 1.0)}
+
+    def updates_per_step(self) -> dict:
+        return {}
 
     def update(self, nets, optimizers: dict, source, target, progress) -> dict:
         """One replica's update on its share of the batch, inside the strategy's run:

@@ -35,21 +35,24 @@ def annealed_rate(learning_rate: float, alpha: float, beta: float, total_steps: 
     return Annealed()
 
 
-def scaled_rate(learning_rate, multiplier: float):
-    """`learning_rate` (a float or a Keras schedule) times `multiplier`: a parameter
-    group's rate (lib/adapt/method.parameter_groups)."""
+def scaled_rate(learning_rate, multiplier: float, updates: int = 1):
+    """`learning_rate` (a float or a Keras schedule of the optimizer's own step count)
+    times `multiplier`, for an optimizer that steps `updates` times a batch: a parameter
+    group's rate (lib/adapt/method.Method.parameter_groups, updates_per_step), its
+    schedule following the batches, not the updates."""
     import keras
 
-    if multiplier == 1:
-        return learning_rate
     if not callable(learning_rate):
         return learning_rate * multiplier
+    if multiplier == 1 and updates == 1:
+        return learning_rate
 
     class Scaled(keras.optimizers.schedules.LearningRateSchedule):
         def __call__(self, step):
-            return multiplier * learning_rate(step)
+            return multiplier * learning_rate(step // updates)
 
         def get_config(self):
-            return {"multiplier": multiplier, "base": learning_rate.get_config()}
+            return {"multiplier": multiplier, "updates": updates,
+                    "base": learning_rate.get_config()}
 
     return Scaled()

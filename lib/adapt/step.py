@@ -11,8 +11,10 @@ def make_optimizers(method, nets, learning_rate) -> dict:
     from lib.adapt.schedules import scaled_rate
 
     optimizers = {}
+    updates = method.updates_per_step()
     for group, (variables, multiplier) in method.parameter_groups(nets).items():
-        optimizer = keras.optimizers.Adam(scaled_rate(learning_rate, multiplier))
+        optimizer = keras.optimizers.Adam(scaled_rate(learning_rate, multiplier,
+                                                      updates.get(group, 1)))
         optimizer.build(variables)
         optimizers[group] = (optimizer, list(variables))
     return optimizers

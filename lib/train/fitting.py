@@ -20,7 +20,7 @@ class TrainingFailed(RaydaptError):
 
 
 
-# Ray Train V2's own settings we set (tests/train/test_launch.py checks that Ray Train
+# Ray Train V2's own settings we set (tests/train/test_record.py checks that Ray Train
 # still reads and propagates each of them: ray.train.v2._internal.constants).
 RAY_TRAIN_POLL_INTERVAL = "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"
 POLL_INTERVAL_S = 0.2

@@ -21,3 +21,15 @@ def test_annealed_rate_follows_lr_over_one_plus_alpha_p_to_the_beta():
         p = min(step / 200, 1.0)
         assert float(schedule(step)) == pytest.approx(0.01 / (1 + 10 * p) ** 0.75, rel=1e-6)
     assert float(annealed_rate(0.01, 0.0, 0.75, 200)(150)) == pytest.approx(0.01)
+
+
+def test_a_groups_rate_is_scaled_and_follows_batches_not_its_updates():
+    from lib.adapt.schedules import scaled_rate
+
+    base = annealed_rate(0.01, 10.0, 0.75, total_steps=200)
+    # An optimizer stepping 3 times a batch: at its 30th update, 10 batches are done.
+    rate = scaled_rate(base, 0.1, updates=3)
+    assert float(rate(30)) == pytest.approx(0.1 * float(base(10)), rel=1e-6)
+    assert float(rate(31)) == pytest.approx(0.1 * float(base(10)), rel=1e-6)
+    assert scaled_rate(base, 1.0) is base
+    assert scaled_rate(0.01, 0.5) == pytest.approx(0.005)

@@ -32,8 +32,8 @@ class MCD(Method):
       A. features and both classifiers minimise both classifiers' source cross-entropy;
       B. the classifiers alone minimise it minus trade_off x their discrepancy on target;
       C. the features alone minimise that discrepancy, generator_steps times.
-    Each optimizer's learning-rate schedule counts its own updates (the features take
-    1 + generator_steps a batch)."""
+    The features' optimizer steps 1 + generator_steps times a batch, the classifiers' twice:
+    both rate schedules follow the batches (updates_per_step)."""
 
     name = "mcd"
     Options = MCDOptions
@@ -53,6 +53,9 @@ class MCD(Method):
                  for v in head.trainable_variables}
         return {"generator": ([v for v in nets.trainable_variables if id(v) not in heads], 1.0),
                 "classifiers": ([v for v in nets.trainable_variables if id(v) in heads], 1.0)}
+
+    def updates_per_step(self) -> dict:
+        return {"generator": 1 + self.options.generator_steps, "classifiers": 2}
 
     @staticmethod
     def _both(nets, z):

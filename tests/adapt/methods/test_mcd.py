@@ -72,3 +72,18 @@ def test_the_features_lower_the_discrepancy_the_classifiers_raise_it():
     # small step: a large one saturates both softmaxes whichever way it goes).
     *_, before, after = _update({"generator": 0.0, "classifiers": 0.01}, ("trade_off=20",))
     assert after > before * 1.2
+
+
+def test_both_rate_schedules_follow_the_batches():
+    from lib.adapt.schedules import annealed_rate
+    from lib.adapt.step import make_optimizers
+
+    method, nets = build("mcd", options=("generator_steps=3",))
+    schedule = annealed_rate(0.01, 10.0, 0.75, total_steps=10)
+    optimizers = make_optimizers(method, nets, schedule)
+    xs, ys, xt, _ = domains(16, np.random.default_rng(0))
+    method.update(nets, optimizers, (xs, ys), (xt,), tf.constant(0.5))
+    for group, updates in (("generator", 4), ("classifiers", 2)):
+        optimizer = optimizers[group][0]
+        assert int(optimizer.iterations) == updates
+        assert float(optimizer.learning_rate) == pytest.approx(float(schedule(1)), rel=1e-6)
