@@ -31,7 +31,7 @@ def stop_on_sigterm(seen: list):
 
     if threading.current_thread() is not threading.main_thread():
         # Only a process's main thread can take signals: a run driven from another thread
-        # (a Ray Tune trial's) is stopped by whoever drives it.
+        # is stopped by whoever drives it.
         yield
         return
     previous = signal.signal(signal.SIGTERM, stop)
@@ -71,9 +71,9 @@ def recorded(record, store):
 
 def _final_record(record, store, status: str, message: str) -> None:
     """Record how a run ended, unless the storage itself is what failed (full, gone): the
-    error being raised says more than a second one about the record would. A run its
-    sweep already recorded stopped keeps that record: its trial fails only because the
-    sweep is tearing it down."""
+    error being raised says more than a second one about the record would. A stop already
+    recorded is final: whoever stopped the run (its driver's caller, e.g. a sweep) tears
+    it down after, and that teardown's error is not the run's failure."""
     from lib.metrics.runs import uninterrupted
 
     try:
