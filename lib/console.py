@@ -98,32 +98,25 @@ def captured(log_dir: str, verbose: bool = False):
         return
     sys.stdout.flush()
     sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    out = os.fdopen(os.dup(saved[0]), "w", buffering=1)
-    err = os.fdopen(os.dup(saved[1]), "w", buffering=1)
+    out, err = (os.fdopen(os.dup(fd), "w", buffering=1) for fd in (1, 2))
     log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
+    for fd in (1, 2):
+        os.dup2(log, fd)
     os.close(log)
     outer, _active = _active, Console(out, err)
     try:
         yield _active, shown
     finally:
         _active = outer
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for fd in saved:
-            os.close(fd)
-        out.close()
-        err.close()
+        for stream, fd, terminal in ((sys.stdout, 1, out), (sys.stderr, 2, err)):
+            stream.flush()
+            os.dup2(terminal.fileno(), fd)
+            terminal.close()
         if not local:
             fs.create_dir(root, recursive=True)
             with open(path, "rb") as src, fs.open_output_stream(f"{root}/{LOG_NAME}") as dst:
                 dst.write(src.read())
             os.unlink(path)
-
 
 
 def undoing(log_dir: str):
@@ -152,14 +145,14 @@ def undoing(log_dir: str):
     def undo() -> None:
         if missing is not None:
             fs.delete_dir(missing)
-        elif before is None:
-            if exists(log):
-                fs.delete_file(log)
-        else:
+        elif before is not None:
             with fs.open_output_stream(log) as f:
                 f.write(before)
+        elif exists(log):
+            fs.delete_file(log)
 
     return undo
+
 
 class EpochFollower:
     """A thread that prints a line for each epoch as rank 0's metrics for it appear (the
@@ -173,7 +166,6 @@ class EpochFollower:
         self.describe, self.evaluates, self.poll_s = describe, evaluates, poll_s
         self.steps = steps  # () -> rank 0's {"epoch", "step", "steps"} or None: the bar
         self.log_path, self.log_offset = log_path, 0
-        self.seen: set[str] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._follow, daemon=True)
 
@@ -195,10 +187,8 @@ class EpochFollower:
 
     def _follow(self) -> None:
         while not self._stop.wait(self.poll_s):
-            try:
+            with contextlib.suppress(OSError):  # a storage hiccup: the next poll reads it again
                 self.poll()
-            except OSError:  # a storage hiccup: the next poll reads it again
-                continue
 
     def poll(self) -> None:
         import pyarrow.parquet as pq
