@@ -7,25 +7,26 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pyarrow.dataset as ds
 
+from lib.report.load import Metrics
 from lib.report.summary import RunTables
 
 
-def _pyplot():
-    import matplotlib
+def _subplots(columns: int, figsize: tuple[float, float], **options):
+    """pyplot.subplots(1, columns) without pyplot: no backend to choose (no display on
+    cluster nodes or in CI), no figure to close."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")  # files only: no display on cluster nodes or in CI
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(1, columns, **options)
 
 
 def curves(run: RunTables, picked: int | None):
     """Loss and accuracy per epoch: training (source batches), each evaluated split, and
     every term of the method's (dashed: DANN's domain loss and domain classifier accuracy,
     MDD's disparities, MCC's class confusion, reversal weights...)."""
-    plt = _pyplot()
-    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (loss_ax, acc_ax) = _subplots(2, (11, 4))
     epochs = [e["epoch"] for e in run.epochs]
 
     def line(ax, values, label, **style):
@@ -44,23 +45,20 @@ def curves(run: RunTables, picked: int | None):
     for ax, title in ((loss_ax, "loss and the method's terms"), (acc_ax, "accuracy")):
         if picked is not None:
             ax.axvline(picked, color="grey", linewidth=0.8, linestyle=":")
-        ax.set_xlabel("epoch")
-        ax.set_title(title)
+        ax.set(xlabel="epoch", title=title)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     acc_ax.set_ylim(0, 1)
     fig.suptitle(f"{run.name}" + (f" (dotted: reported epoch {picked})"
                                   if picked is not None else ""))
-    fig.tight_layout()
     return fig
 
 
 def confusion(run: RunTables, picked: int):
     """One heat map per evaluated split at the reported epoch; colour is the row-normalised
     rate (so classes of any size compare), numbers are counts."""
-    plt = _pyplot()
     evals = [v for v in run.evals if v["epoch"] == picked]
-    fig, axes = plt.subplots(1, len(evals), figsize=(5.5 * len(evals), 5), squeeze=False)
+    fig, axes = _subplots(len(evals), (5.5 * len(evals), 5), squeeze=False)
     for ax, e in zip(axes[0], evals):
         counts = np.array(e["confusion"], dtype=float)
         rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
@@ -71,11 +69,9 @@ def confusion(run: RunTables, picked: int):
         for i, j in np.ndindex(counts.shape):
             ax.text(j, i, f"{int(counts[i, j])}", ha="center", va="center", fontsize=6,
                     color="white" if rates[i, j] > 0.5 else "black")
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("true")
+        ax.set(xlabel="predicted", ylabel="true")
         ax.set_title(f"{e['split']}: {100 * e['accuracy']:.1f}%", fontsize=9)
     fig.suptitle(f"{run.name}, epoch {picked}")
-    fig.tight_layout()
     return fig
 
 
@@ -89,10 +85,9 @@ def pca_2d(features: np.ndarray) -> np.ndarray:
 def embedding(run: RunTables, rows: list[dict], picked: int):
     """Source vs target features: the backbone's before training, the adapted ones at the
     reported epoch. Each panel has its own PCA, fitted on both domains together."""
-    plt = _pyplot()
     panels = [("backbone features, before training", -1, "backbone"),
               (f"adapted features, epoch {picked}", picked, "bottleneck")]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 5))
+    fig, axes = _subplots(2, (11, 5))
     for ax, (title, epoch, representation) in zip(axes, panels):
         chosen = [r for r in rows if r["epoch"] == epoch and r["representation"] == representation]
         if not chosen:
@@ -106,33 +101,32 @@ def embedding(run: RunTables, rows: list[dict], picked: int):
             ax.scatter(points[at, 0], points[at, 1], s=6, alpha=0.6, c=colour,
                        label=f"{domain} ({at.sum()})")
         ax.set_title(title, fontsize=10)
-        ax.set_xticks([])
-        ax.set_yticks([])
+        ax.set(xticks=[], yticks=[])
         ax.legend(fontsize=8)
     fig.suptitle(f"{run.name}: PCA of source vs target training images")
-    fig.tight_layout()
     return fig
 
 
-def run_figures(run: RunTables, rule: str, embedding_rows) -> dict[str, bytes]:
-    """{name: PNG} of every figure this run has data for. `embedding_rows(epochs)` reads
-    the run's saved feature sample at those epochs (only adapt runs have one)."""
+def run_figures(run: RunTables, rule: str, metrics: Metrics) -> dict[str, bytes]:
+    """{name: PNG} of every figure this run has data for; only adapt runs have a saved
+    feature sample, read from `metrics` without the rest of the sweep's."""
     pick = run.picked(rule)
     picked = pick["epoch"] if pick else (run.epochs[-1]["epoch"] if run.epochs else None)
     figures = {}
     if run.epochs:
-        figures["curves"] = png(curves(run, picked))
+        figures["curves"] = curves(run, picked)
     if any(v["epoch"] == picked for v in run.evals):
-        figures["confusion"] = png(confusion(run, picked))
+        figures["confusion"] = confusion(run, picked)
     if run.job == "adapt" and picked is not None:
-        rows = embedding_rows([-1, picked])
+        where = (ds.field("run") == run.name) & ds.field("epoch").isin([-1, picked])
+        rows = metrics.read("embeddings", where).to_pylist()
         if rows:
-            figures["embedding"] = png(embedding(run, rows, picked))
-    return figures
+            figures["embedding"] = embedding(run, rows, picked)
+    return {name: png(fig) for name, fig in figures.items()}
 
 
 def png(fig) -> bytes:
     buffer = io.BytesIO()
+    fig.tight_layout()
     fig.savefig(buffer, format="png", dpi=110)
-    _pyplot().close(fig)
     return buffer.getvalue()

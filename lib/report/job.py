@@ -7,8 +7,6 @@ import fnmatch
 import sys
 from pathlib import Path
 
-import pyarrow.dataset as ds
-
 from lib.config import ReportConfig
 from lib.errors import NoInputError, name_some
 from lib.metrics.schema import BENCH
@@ -16,7 +14,7 @@ from lib.report import figures as figs
 from lib.report.load import Metrics, read_metrics
 from lib.report.page import page
 from lib.report.render import csv_text, json_text, markdown, rich_text
-from lib.report.summary import GROUP_COLUMNS, RUN_COLUMNS, RunTables, by_seed, run_tables, summarize
+from lib.report.summary import GROUP_COLUMNS, RUN_COLUMNS, by_seed, run_tables, summarize
 from lib.report.views import bench_table, epoch_rows, group_table, run_detail, summary_table
 
 
@@ -26,16 +24,17 @@ def _bench(metrics: Metrics, config: ReportConfig):
     return [bench_table(rows)], rows, BENCH.names, []
 
 
-def _one_run(runs: dict[str, RunTables], config: ReportConfig):
+def _one_run(metrics: Metrics, config: ReportConfig):
+    runs = run_tables(metrics)
     run = runs.get(config.run)
     if run is None:
         raise NoInputError(f"--run {config.run}: no such run in {name_some(config.locations)} "
                            f"(found: {name_some(sorted(runs))})")
-    rows, columns = epoch_rows(run)
-    return run_detail(run, config.selection), rows, columns, [run]
+    return run_detail(run, config.selection), *epoch_rows(run), [run]
 
 
-def _summary(runs: dict[str, RunTables], config: ReportConfig):
+def _summary(metrics: Metrics, config: ReportConfig):
+    runs = run_tables(metrics)
     rows = summarize(runs, config.selection, config.filters)
     if not rows:
         raise NoInputError(f"no run matches the filters ({len(runs)} runs found in "
@@ -49,37 +48,26 @@ def _summary(runs: dict[str, RunTables], config: ReportConfig):
 
 def report(config: ReportConfig) -> None:
     metrics = read_metrics(config.locations)
-    if config.filters.job == "bench":
-        tables, rows, columns, reported = _bench(metrics, config)
-    else:
-        runs = run_tables(metrics)
-        tables, rows, columns, reported = (_one_run if config.run else _summary)(runs, config)
+    part = _bench if config.filters.job == "bench" else _one_run if config.run else _summary
+    tables, rows, columns, reported = part(metrics, config)
     for warning in metrics.warnings:
         print(f"warning: {warning}", file=sys.stderr)
 
-    fmt = config.output.format
     text = {"table": lambda: rich_text(tables), "markdown": lambda: markdown(tables),
-            "csv": lambda: csv_text(rows, columns), "json": lambda: json_text(rows, columns)}[fmt]
-    sys.stdout.write(text())
+            "csv": lambda: csv_text(rows, columns), "json": lambda: json_text(rows, columns)}
+    sys.stdout.write(text[config.output.format]())
 
     if not (config.output.plots or config.output.html):
         return
-    pictures = {}
-    for run in reported:
-        def embedding_rows(epochs, name=run.name):
-            where = (ds.field("run") == name) & ds.field("epoch").isin(epochs)
-            return metrics.read("embeddings", where).to_pylist()
-
-        pictures[run.name] = figs.run_figures(run, config.selection, embedding_rows)
+    pictures = {run.name: figs.run_figures(run, config.selection, metrics) for run in reported}
     if config.output.plots:
-        written = 0
         for name, pngs in pictures.items():
             folder = Path(config.output.plots) / name
             folder.mkdir(parents=True, exist_ok=True)
             for figure, data in pngs.items():
                 (folder / f"{figure}.png").write_bytes(data)
-                written += 1
-        print(f"wrote {written} figures under {config.output.plots}", file=sys.stderr)
+        print(f"wrote {sum(map(len, pictures.values()))} figures under {config.output.plots}",
+              file=sys.stderr)
     if config.output.html:
         title = f"raydapt report: {config.run}" if config.run else "raydapt report"
         Path(config.output.html).write_text(page(title, config.locations, tables, pictures))

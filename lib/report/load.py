@@ -27,44 +27,8 @@ class RunDir:
     store: MetricsStore
 
 
-def _split(location: str) -> tuple[str, str]:
-    """(storage, run name) of a run directory's location."""
-    parent, _, name = location.rstrip("/").rpartition("/")
-    return (parent or ".", name)
-
-
 def _is_dir(fs: pafs.FileSystem, path: str) -> bool:
     return fs.get_file_info(path).type == pafs.FileType.Directory
-
-
-def find_runs(locations: list[str]) -> tuple[list[RunDir], list[str]]:
-    """Runs under each location (a storage) or the location itself (a run directory)."""
-    runs, warnings, seen = [], [], {}
-    for location in locations:
-        fs, root = filesystem_for(location)
-        if not _is_dir(fs, root):
-            kind = fs.get_file_info(root).type
-            raise NoInputError(f"{location}: " + ("no such directory"
-                                                  if kind == pafs.FileType.NotFound
-                                                  else "not a directory"))
-        if _is_dir(fs, f"{root}/metrics"):
-            places = [_split(location)]
-        else:
-            children = fs.get_file_info(pafs.FileSelector(root))
-            places = sorted((location, c.base_name) for c in children
-                            if c.type == pafs.FileType.Directory
-                            and _is_dir(fs, f"{c.path}/metrics"))
-        for storage, name in places:
-            if name in seen:
-                warnings.append(f"run {name} in {storage} left out: already read from "
-                                f"{seen[name]}")
-                continue
-            seen[name] = storage
-            runs.append(RunDir(name, MetricsStore(storage, name)))
-    if not runs:
-        raise NoInputError(f"no runs in {name_some(locations)} (a run is a directory "
-                           f"holding metrics/*.parquet)")
-    return runs, warnings
 
 
 def _unreadable(fs: pafs.FileSystem, path: str, table: str) -> str | None:
@@ -97,18 +61,15 @@ class Metrics:
             groups: list[tuple[pafs.FileSystem, list[str]]] = []
             for run in self.runs:
                 fs = run.store.fs
-                readable = []
+                if not any(other.equals(fs) for other, _ in groups):
+                    groups.append((fs, []))
+                readable = next(files for other, files in groups if other.equals(fs))
                 for path in run.store.files(table):
                     problem = _unreadable(fs, path, table)
                     if problem:
                         self.warnings.append(f"skipped {path}: {problem}")
                     else:
                         readable.append(path)
-                group = next((files for other, files in groups if other.equals(fs)), None)
-                if group is None:
-                    groups.append((fs, readable))
-                else:
-                    group.extend(readable)
             self._files[table] = [(fs, files) for fs, files in groups if files]
         return self._files[table]
 
@@ -123,5 +84,29 @@ class Metrics:
 
 
 def read_metrics(locations: list[str]) -> Metrics:
-    runs, warnings = find_runs(locations)
+    """The runs under each location (a storage), or the location itself (a run directory)."""
+    runs, warnings, seen = [], [], {}
+    for location in locations:
+        fs, root = filesystem_for(location)
+        kind = fs.get_file_info(root).type
+        if kind != pafs.FileType.Directory:
+            what = "no such directory" if kind == pafs.FileType.NotFound else "not a directory"
+            raise NoInputError(f"{location}: {what}")
+        if _is_dir(fs, f"{root}/metrics"):
+            parent, _, name = location.rstrip("/").rpartition("/")
+            places = [(parent or ".", name)]
+        else:
+            children = fs.get_file_info(pafs.FileSelector(root))
+            places = sorted((location, c.base_name) for c in children
+                            if c.type == pafs.FileType.Directory
+                            and _is_dir(fs, f"{c.path}/metrics"))
+        for storage, name in places:
+            if name in seen:
+                warnings.append(f"run {name} in {storage} left out: already read from {seen[name]}")
+                continue
+            seen[name] = storage
+            runs.append(RunDir(name, MetricsStore(storage, name)))
+    if not runs:
+        raise NoInputError(f"no runs in {name_some(locations)} (a run is a directory "
+                           f"holding metrics/*.parquet)")
     return Metrics(runs, warnings)
