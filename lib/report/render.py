@@ -40,9 +40,7 @@ def duration(seconds: float | None) -> str:
 
 
 def spread(mean: float | None, std: float | None, show) -> str:
-    """mean ± sample std, each in `show`'s format; the std is left out for a single run."""
-    if mean is None:
-        return "-"
+    """mean ± sample std, each in `show`'s format (None: "-"); the std is left out for a single run."""
     return show(mean) if std is None else f"{show(mean)} ± {show(std).lstrip('+')}"
 
 
@@ -67,32 +65,29 @@ def rich_text(tables: list[TextTable]) -> str:
     return "\n".join(line.rstrip() for line in console.export_text().splitlines()) + "\n"
 
 
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|")
+def _md_row(cells: list[str]) -> str:
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
 
 def markdown(tables: list[TextTable]) -> str:
     out = []
     for t in tables:
-        out += [f"### {t.title}", "", "| " + " | ".join(map(_md_cell, t.headers)) + " |",
-                "|" + "---|" * len(t.headers)]
-        out += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in t.rows]
+        out += [f"### {t.title}", "", _md_row(t.headers), "|" + "---|" * len(t.headers)]
+        out += map(_md_row, t.rows)
         out += ["", t.caption, ""] if t.caption else [""]
     return "\n".join(out)
 
 
 def _plain(value):
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    return value
+    return value.isoformat() if isinstance(value, dt.datetime) else value
 
 
 def csv_text(rows: list[dict], columns) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
-    for row in rows:
-        writer.writerow({c: "" if row.get(c) is None else _plain(row[c]) for c in columns})
+    writer.writerows({c: "" if row.get(c) is None else _plain(row[c]) for c in columns}
+                     for row in rows)
     return buffer.getvalue()
 
 

@@ -38,7 +38,7 @@ class RunTables:
     config: dict = field(default_factory=dict)
     epochs: list[dict] = field(default_factory=list)
     evals: list[dict] = field(default_factory=list)
-    distances: list[dict] = field(default_factory=list)
+    domain_distance: list[dict] = field(default_factory=list)
     selection: list[dict] = field(default_factory=list)
     evaluations: list[dict] = field(default_factory=list)  # raydapt evaluate's rows
     location: str | None = None  # the run's directory
@@ -57,9 +57,7 @@ class RunTables:
         """A value of the run's saved config, None where that job has no such field."""
         value = self.config
         for key in path:
-            if not isinstance(value, dict) or key not in value:
-                return None
-            value = value[key]
+            value = value.get(key) if isinstance(value, dict) else None
         return value
 
     def picked(self, rule: str) -> dict | None:
@@ -74,25 +72,22 @@ class RunTables:
                              "source_accuracy": pick["source_val_accuracy"],
                              "target_accuracy": pick["target_test_accuracy"]}
         val = [e for e in self.evals if e["split"] == "val"]
-        if not val:
-            return None
-        last = max(val, key=lambda e: e["epoch"])
-        return {"rule": "last", "epoch": last["epoch"], "source_accuracy": last["accuracy"],
-                "target_accuracy": None}
+        last = max(val, key=lambda e: e["epoch"]) if val else None
+        return last and {"rule": "last", "epoch": last["epoch"],
+                         "source_accuracy": last["accuracy"], "target_accuracy": None}
 
-    def experiment(self, *also_ignore: tuple[str, ...]) -> str:
-        return experiment_key(self.config, *also_ignore)
+    def distance(self, epoch: int | None, representation: str | None = None) -> float | None:
+        """The proxy A-distance measured at an epoch (of one representation, or any)."""
+        return next((d["proxy_a_distance"] for d in self.domain_distance if d["epoch"] == epoch
+                     and representation in (None, d["representation"])), None)
 
 
 def run_tables(metrics: Metrics) -> dict[str, RunTables]:
-    runs = {r.name: RunTables(r.name, location=r.store.location)
-            for r in metrics.runs}
-    for table, attribute in (("epochs", "epochs"), ("evals", "evals"),
-                             ("domain_distance", "distances"), ("selection", "selection"),
-                             ("evaluations", "evaluations")):
+    runs = {r.name: RunTables(r.name, location=r.store.location) for r in metrics.runs}
+    for table in ("epochs", "evals", "domain_distance", "selection", "evaluations"):
         for row in metrics.read(table).to_pylist():
             if row["run"] in runs:
-                getattr(runs[row["run"]], attribute).append(row)
+                getattr(runs[row["run"]], table).append(row)
     for row in metrics.read("runs").to_pylist():
         if row["run"] in runs:
             runs[row["run"]].record = row
@@ -111,11 +106,6 @@ def _images_per_s(epochs: list[dict]) -> float | None:
     return statistics.fmean(speeds) if speeds else None
 
 
-def _distance(run: RunTables, epoch: int | None, representation: str) -> float | None:
-    return next((d["proxy_a_distance"] for d in run.distances
-                 if d["epoch"] == epoch and d["representation"] == representation), None)
-
-
 def summarize_run(run: RunTables, rule: str) -> dict:
     record = run.record or {}
     first = record or (run.epochs or run.evals or [{}])[0]
@@ -131,8 +121,8 @@ def summarize_run(run: RunTables, rule: str) -> dict:
         "status": record.get("status", "unknown"), "selection": pick.get("rule"),
         "selected_epoch": pick.get("epoch"), "source_accuracy": pick.get("source_accuracy"),
         "target_accuracy": pick.get("target_accuracy"), "gain": None,
-        "a_distance_before": _distance(run, -1, "backbone"),
-        "a_distance_after": _distance(run, pick.get("epoch"), "bottleneck"),
+        "a_distance_before": run.distance(-1, "backbone"),
+        "a_distance_after": run.distance(pick.get("epoch"), "bottleneck"),
         "images_per_s": _images_per_s(run.epochs), "wall_seconds": record.get("wall_seconds"),
         "started": record.get("started"), "config_hash": first.get("config_hash"),
     }
@@ -142,25 +132,19 @@ def _add_gains(rows: list[dict], runs: dict[str, RunTables]) -> None:
     """Target accuracy over the source-only run of the same experiment and seed."""
     # A method's baseline is the run that differs from it only in the method.
     method = (("adapt", "method"), ("adapt", "method_opt"), ("adapt", "domain_norm"))
-    baselines = {runs[r["run"]].experiment(*method): r for r in rows
+    baselines = {experiment_key(runs[r["run"]].config, *method): r for r in rows
                  if r["method"] == "source-only" and r["target_accuracy"] is not None}
     for row in rows:
-        if row["job"] != "adapt" or row["method"] == "source-only" or \
-                row["target_accuracy"] is None:
+        if row["job"] != "adapt" or row["method"] == "source-only" or row["target_accuracy"] is None:
             continue
-        base = baselines.get(runs[row["run"]].experiment(*method))
+        base = baselines.get(experiment_key(runs[row["run"]].config, *method))
         if base is not None:
             row["gain"] = row["target_accuracy"] - base["target_accuracy"]
 
 
 def keep(row: dict, filters) -> bool:
-    return all((
-        filters.job is None or row["job"] == filters.job,
-        filters.method is None or row["method"] == filters.method,
-        filters.shift is None or row["shift"] == filters.shift,
-        filters.status is None or row["status"] == filters.status,
-        filters.match is None or fnmatch.fnmatchcase(row["run"], filters.match),
-    ))
+    return (all(getattr(filters, k) in (None, row[k]) for k in ("job", "method", "shift", "status"))
+            and (filters.match is None or fnmatch.fnmatchcase(row["run"], filters.match)))
 
 
 def _order(row: dict):
@@ -187,17 +171,15 @@ def by_seed(rows: list[dict], runs: dict[str, RunTables]) -> list[dict]:
     """Rows in GROUP_COLUMNS: runs that differ only in seed, as mean and sample std."""
     groups = defaultdict(list)
     for row in rows:
-        groups[runs[row["run"]].experiment(("data", "seed"))].append(row)
+        groups[experiment_key(runs[row["run"]].config, ("data", "seed"))].append(row)
     out = []
     for members in groups.values():
-        first = members[0]
-        statuses = Counter(m["status"] for m in members)
-        group = {k: first[k] for k in GROUP_COLUMNS if k in first}
-        group |= {"runs": len(members),
-                  "seeds": ",".join(str(m["seed"]) for m in members),
-                  "status": ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))}
+        group = {k: members[0].get(k) for k in GROUP_COLUMNS}  # the columns in their order
+        group |= {"runs": len(members), "seeds": ",".join(str(m["seed"]) for m in members),
+                  "status": ", ".join(f"{n} {s}" for s, n in
+                                      sorted(Counter(m["status"] for m in members).items()))}
         for measure in MEASURES:
             group[f"{measure}_mean"], group[f"{measure}_std"] = _mean_std(
                 [m[measure] for m in members])
-        out.append({k: group[k] for k in GROUP_COLUMNS})
+        out.append(group)
     return out

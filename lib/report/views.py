@@ -21,12 +21,11 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
-def _method(row: dict) -> str:
-    return f"{row['method']}*" if row["oracle"] else str(row["method"])
-
-
-def _model(row: dict) -> str:
-    return " ".join(str(row[k]) for k in ("weights", "feature_layer", "trainable"))
+def _experiment(row: dict) -> list[str]:
+    """A run's or a group's job, method (*: an oracle), shift, model and workers."""
+    return [str(row["job"]), f"{row['method']}*" if row["oracle"] else str(row["method"]),
+            row["shift"] or "-", " ".join(str(row[k]) for k in ("weights", "feature_layer", "trainable")),
+            str(row["workers"])]
 
 
 def _change(before: str, after: str) -> str:
@@ -36,13 +35,10 @@ def _change(before: str, after: str) -> str:
 def summary_table(rows: list[dict], rule: str) -> TextTable:
     headers = ["run", "job", "method", "shift", "model", "workers", "epochs", "status",
                "source acc", f"target acc ({rule})", "gain", "A-dist", "img/s", "wall"]
-    body = [[r["run"], str(r["job"]), _method(r), r["shift"] or "-", _model(r),
-             str(r["workers"]), f"{r['epochs']}/{r['epochs_planned']}", r["status"],
-             percent(r["source_accuracy"]),
-             percent(r["target_accuracy"]) + (f" (e{r['selected_epoch']})"
-                                              if r["target_accuracy"] is not None else ""),
-             points(r["gain"]),
-             _change(number(r["a_distance_before"]), number(r["a_distance_after"])),
+    body = [[r["run"], *_experiment(r), f"{r['epochs']}/{r['epochs_planned']}", r["status"],
+             percent(r["source_accuracy"]), percent(r["target_accuracy"])
+             + (f" (e{r['selected_epoch']})" if r["target_accuracy"] is not None else ""),
+             points(r["gain"]), _change(number(r["a_distance_before"]), number(r["a_distance_after"])),
              number(r["images_per_s"], 0), duration(r["wall_seconds"])] for r in rows]
     return TextTable(_count(len(rows), "run"), headers, body, _caption(rule))
 
@@ -54,15 +50,13 @@ def group_table(groups: list[dict], rule: str) -> TextTable:
     def cell(g, measure, show):
         return spread(g[f"{measure}_mean"], g[f"{measure}_std"], show)
 
-    body = [[str(g["job"]), _method(g), g["shift"] or "-", _model(g), str(g["workers"]),
-             g["seeds"], g["status"], cell(g, "source_accuracy", percent),
+    body = [[*_experiment(g), g["seeds"], g["status"], cell(g, "source_accuracy", percent),
              cell(g, "target_accuracy", percent), cell(g, "gain", points),
              _change(cell(g, "a_distance_before", number), cell(g, "a_distance_after", number)),
-             cell(g, "images_per_s", lambda x: number(x, 0)),
-             cell(g, "wall_seconds", duration)] for g in groups]
+             cell(g, "images_per_s", lambda x: number(x, 0)), cell(g, "wall_seconds", duration)]
+            for g in groups]
     return TextTable(f"{_count(len(groups), 'experiment')}, mean ± sample std over seeds",
-                     headers, body,
-                     _caption(rule))
+                     headers, body, _caption(rule))
 
 
 def bench_table(rows: list[dict]) -> TextTable:
@@ -81,35 +75,25 @@ EPOCH_FIELDS = ("epoch", "loss", "accuracy", "learning_rate", "snd", "dev", "ima
                 "epoch_seconds")
 
 
-def splits(run: RunTables) -> list[str]:
-    return sorted({e["split"] for e in run.evals})
-
-
 def epoch_rows(run: RunTables) -> tuple[list[dict], list[str]]:
     """Per-epoch rows joined with each split's accuracy and the A-distance: the csv/json
     form of --run. Columns: EPOCH_FIELDS, the method's terms (whatever the run has, e.g.
     domain_loss), accuracy_<split> per split, a_distance."""
-    names, terms = splits(run), run.terms
-    rows = []
-    for e in run.epochs:
-        row = {k: e[k] for k in EPOCH_FIELDS} | {t: e["terms"].get(t) for t in terms}
-        for split in names:
-            row[f"accuracy_{split}"] = next((v["accuracy"] for v in run.evals
-                                             if v["epoch"] == e["epoch"] and v["split"] == split),
-                                            None)
-        row["a_distance"] = next((d["proxy_a_distance"] for d in run.distances
-                                  if d["epoch"] == e["epoch"]), None)
-        rows.append(row)
+    accuracy = {(v["epoch"], v["split"]): v["accuracy"] for v in run.evals}
+    names, terms = sorted({split for _, split in accuracy}), run.terms
+    rows = [{k: e[k] for k in EPOCH_FIELDS} | {t: e["terms"].get(t) for t in terms}
+            | {f"accuracy_{s}": accuracy.get((e["epoch"], s)) for s in names}
+            | {"a_distance": run.distance(e["epoch"])} for e in run.epochs]
     return rows, [*EPOCH_FIELDS, *terms, *(f"accuracy_{s}" for s in names), "a_distance"]
 
 
-def _flatten(config: dict, prefix: str = "") -> list[tuple[str, str]]:
+def _flatten(config: dict, prefix: str = "") -> list[list[str]]:
     out = []
     for key, value in config.items():
         if isinstance(value, dict):
             out += _flatten(value, f"{prefix}{key}.")
         else:
-            out.append((f"{prefix}{key}", json.dumps(value)))
+            out.append([f"{prefix}{key}", json.dumps(value)])
     return out
 
 
@@ -134,8 +118,8 @@ def kept_checkpoints(run: RunTables) -> str:
     epochs = sorted(kept_epochs(run.location)) if run.location else []
     if not epochs:
         return "none"
-    model = model_epoch(run.job, run.config.get("adapt", {}).get("select_by"), run.selection,
-                        run.evals, run.epochs)
+    model = model_epoch(run.job, run.setting("adapt", "select_by"), run.selection, run.evals,
+                        run.epochs)
     latest = max(e["epoch"] for e in run.epochs) if run.epochs else None
     roles = {e: [] for e in epochs}
     if model is not None and model[0] in roles:
@@ -163,22 +147,19 @@ def run_detail(run: RunTables, rule: str) -> list[TextTable]:
         tables.append(phase_table(dict(record["phases"]), record.get("wall_seconds")))
 
     rows, columns = epoch_rows(run)
-    show = {"loss": number, "snd": number, "dev": number, "a_distance": number,
-            "learning_rate": lambda x: number(x, 6), "images_per_s": lambda x: number(x, 0),
-            "epoch_seconds": lambda x: number(x, 1)}
+    show = {"epoch": lambda e: f"{e}*" if e == picked else str(e), "loss": number, "snd": number,
+            "dev": number, "a_distance": number, "learning_rate": lambda x: number(x, 6),
+            "images_per_s": lambda x: number(x, 0), "epoch_seconds": lambda x: number(x, 1)}
     # A method's terms: accuracies in % like the others, anything else a number.
     show |= {t: number for t in run.terms if not t.endswith("accuracy")}
     kept = [c for c in columns if any(r[c] is not None for r in rows)]
     tables.append(TextTable(
-        "Epochs", kept,
-        [[(f"{r['epoch']}*" if r["epoch"] == picked else str(r["epoch"])) if c == "epoch"
-          else show.get(c, percent)(r[c]) for c in kept] for r in rows],
+        "Epochs", kept, [[show.get(c, percent)(r[c]) for c in kept] for r in rows],
         "accuracy columns in %; * the reported epoch"))
 
     if run.selection:
         tables.append(TextTable(
-            "Selection", ["criterion", "label-free", "epoch", "value", "source val acc",
-                          "target test acc"],
+            "Selection", ["criterion", "label-free", "epoch", "value", "source val acc", "target test acc"],
             [[s["criterion"], str(s["label_free"]), str(s["epoch"]), number(s["criterion_value"], 4),
               percent(s["source_val_accuracy"]), percent(s["target_test_accuracy"])]
              for s in run.selection]))
@@ -186,13 +167,11 @@ def run_detail(run: RunTables, rule: str) -> list[TextTable]:
     at_pick = {e["split"]: e for e in run.evals if e["epoch"] == picked}
     if at_pick:
         names = sorted(at_pick)
-        classes = at_pick[names[0]]["class_names"]
         tables.append(TextTable(
             f"Per-class accuracy (%), epoch {picked}", ["class", *names],
             [[c, *(percent(at_pick[s]["per_class_accuracy"][i]) for s in names)]
-             for i, c in enumerate(classes)]))
-        for split in names:
-            e = at_pick[split]
+             for i, c in enumerate(at_pick[names[0]]["class_names"])]))
+        for split, e in sorted(at_pick.items()):
             short = [c[:5] for c in e["class_names"]]
             tables.append(TextTable(
                 f"Confusion, {split} ({e['dataset']}), epoch {picked}", ["true \\ predicted", *short],
@@ -204,6 +183,5 @@ def run_detail(run: RunTables, rule: str) -> list[TextTable]:
             [[str(e["evaluated"]), str(e["epoch"]), e["model"], e["dataset"],
               str(e["num_examples"]), percent(e["accuracy"])]
              for e in sorted(run.evaluations, key=lambda e: e["evaluated"])]))
-    tables.append(TextTable("Config", ["field", "value"], [list(p) for p in
-                                                           _flatten(run.config)]))
+    tables.append(TextTable("Config", ["field", "value"], _flatten(run.config)))
     return tables
