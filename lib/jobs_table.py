@@ -6,39 +6,24 @@ its job through it (lib/sweep/job.py)."""
 
 from __future__ import annotations
 
-from lib.config import (
-    AdaptConfig,
-    BenchConfig,
-    EvaluateConfig,
-    ExportConfig,
-    FinetuneConfig,
-    ListConfig,
-    LogsConfig,
-    PredictConfig,
-    PrepareConfig,
-    ReportConfig,
-    StopConfig,
-    SubmissionConfig,
-    SubmitConfig,
-    SweepConfig,
-)
+from lib import config
 
 JOBS = {
-    "prepare": (PrepareConfig, "lib.prepare:prepare"),
-    "finetune": (FinetuneConfig, "lib.finetune:finetune"),
-    "adapt": (AdaptConfig, "lib.adapt.job:adapt"),
-    "export": (ExportConfig, "lib.inference.export:export"),
-    "evaluate": (EvaluateConfig, "lib.inference.evaluate:evaluate"),
-    "predict": (PredictConfig, "lib.inference.predict:predict"),
-    "sweep": (SweepConfig, "lib.sweep.job:sweep"),
-    "bench": (BenchConfig, "lib.bench:bench"),
-    "report": (ReportConfig, "lib.report.job:report"),
+    "prepare": (config.PrepareConfig, "lib.prepare:prepare"),
+    "finetune": (config.FinetuneConfig, "lib.finetune:finetune"),
+    "adapt": (config.AdaptConfig, "lib.adapt.job:adapt"),
+    "export": (config.ExportConfig, "lib.inference.export:export"),
+    "evaluate": (config.EvaluateConfig, "lib.inference.evaluate:evaluate"),
+    "predict": (config.PredictConfig, "lib.inference.predict:predict"),
+    "sweep": (config.SweepConfig, "lib.sweep.job:sweep"),
+    "bench": (config.BenchConfig, "lib.bench:bench"),
+    "report": (config.ReportConfig, "lib.report.job:report"),
 }
 # Client commands talk to a cluster instead of running a job there.
-SUBMIT = (SubmitConfig, "lib.cluster.submit:submit")
+SUBMIT = (config.SubmitConfig, "lib.cluster.submit:submit")
 JOB_COMMANDS = {
-    "status": (SubmissionConfig, "lib.cluster.client:status"),
-    "logs": (LogsConfig, "lib.cluster.client:logs"),
-    "stop": (StopConfig, "lib.cluster.client:stop"),
-    "list": (ListConfig, "lib.cluster.client:list_jobs"),
+    "status": (config.SubmissionConfig, "lib.cluster.client:status"),
+    "logs": (config.LogsConfig, "lib.cluster.client:logs"),
+    "stop": (config.StopConfig, "lib.cluster.client:stop"),
+    "list": (config.ListConfig, "lib.cluster.client:list_jobs"),
 }

@@ -15,8 +15,8 @@ def option(default: Any, help: str | Callable[[], str], *,
            argument: bool = False) -> Any:
     """A config field and its CLI help; `help` may be a function giving it when a command
     is built (help that lists what config cannot import). `check` raises ValueError on a
-    bad value (on each item of a list). `argument`: positional on the command line instead
-    of an --option."""
+    bad value (on each item of a list); a command's may raise UsageError, as the parsers
+    do. `argument`: positional on the command line instead of an --option."""
     meta = {"help": help, "check": check, "min": min, "argument": argument}
     if default is REQUIRED:
         return field(metadata=meta)
