@@ -35,17 +35,13 @@ class JobStopped(RaydaptError):
     exit_code = 143  # as the job itself exits on SIGTERM
 
 
-def address_of(options) -> str:
-    from lib.runtime import cluster_address
-
-    return cluster_address(options.address) or LOCAL_HEAD
-
-
 def connect(options):
     from ray.exceptions import AuthenticationError
     from ray.job_submission import JobSubmissionClient
 
-    address = address_of(options)
+    from lib.runtime import cluster_address
+
+    address = cluster_address(options.address) or LOCAL_HEAD
     try:
         return JobSubmissionClient(address, headers=auth_headers())
     except ConnectionError:

@@ -19,10 +19,9 @@ def parse_job_args(job: str, args: list[str]):
 
     if job not in JOBS:
         raise UsageError(f"unknown job {job!r}: use one of {', '.join(JOBS)}")
-    config_class, _ = JOBS[job]
     parsed = []
     app = typer.Typer(add_completion=False)
-    app.command(job)(command(config_class, parsed.append))
+    app.command(job)(command(JOBS[job][0], parsed.append))
     try:
         typer.main.get_command(app).main(args=list(args), prog_name=f"python -m jobs.{job}",
                                           standalone_mode=False)

@@ -9,6 +9,7 @@ Output of the runs goes to the bench's log (the subprocesses inherit its fds).""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -44,14 +45,12 @@ def spec_text(name: str, options: dict, grid: dict) -> str:
 
 def command_lines(options: dict, grid: dict, run_prefix: str) -> list[list[str]]:
     """The sweep's runs as `python -m jobs.adapt` commands, in the sweep's order."""
-    base = [sys.executable, "-m", "jobs.adapt"]
-    for key, value in options.items():
-        base += [f"--{key}", str(value)]
-    commands = []
-    for i, values in enumerate(product(*grid.values())):
-        point = [arg for key, value in zip(grid, values) for arg in (f"--{key}", str(value))]
-        commands.append([*base, *point, "--run-name", f"{run_prefix}-{i}"])
-    return commands
+    def flags(pairs) -> list[str]:
+        return [arg for key, value in pairs for arg in (f"--{key}", str(value))]
+
+    base = [sys.executable, "-m", "jobs.adapt", *flags(options.items())]
+    return [[*base, *flags(zip(grid, values)), "--run-name", f"{run_prefix}-{i}"]
+            for i, values in enumerate(product(*grid.values()))]
 
 
 def _run(command: list[str], what: str) -> float:
@@ -66,8 +65,6 @@ def _run(command: list[str], what: str) -> float:
 def sweep_against_commands(source: str, per_class: int, epochs: int, scratch: str, run: str,
                            grid: dict = GRID) -> list[Measurement]:
     """Measurements: the grid as one sweep, and as one command per run."""
-    import os
-
     os.makedirs(scratch, exist_ok=True)
     options = shared_options(source, per_class, epochs, scratch)
     specs = {}

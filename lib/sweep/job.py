@@ -21,20 +21,25 @@ class SweepFailed(RaydaptError):
     exit_code = 1
 
 
+def _record(point: Point) -> dict:
+    """The run's record (its `runs` row), {} before its first."""
+    from lib.metrics.store import MetricsStore
+
+    rows = MetricsStore(_storage(point), point.name).read("runs").to_pylist()
+    return rows[0] if rows else {}
+
+
 def _state(point: Point) -> str | None:
     """completed, another recorded status, "started" (a config, no record yet: stopped
     before its first record), or None for a run not started."""
     import pyarrow.fs as pafs
 
     from lib.data.layout import filesystem_for
-    from lib.metrics.store import MetricsStore
 
-    run = point.config.run
-    rows = MetricsStore(_storage(point), run.run_name).read("runs").to_pylist()
-    if rows:
-        return rows[0]["status"]
+    if record := _record(point):
+        return record["status"]
     fs, root = filesystem_for(_storage(point))  # a URI storage too
-    config = fs.get_file_info(f"{root}/{run.run_name}/config.json")
+    config = fs.get_file_info(f"{root}/{point.name}/config.json")
     return "started" if config.type == pafs.FileType.File else None
 
 
@@ -51,28 +56,26 @@ def _to_run(point: Point, state: str | None):
     from lib.train.capacity import with_cpus
 
     run = replace(point.config.run, storage=_storage(point))
-    config = replace(point.config, scaling=with_cpus(point.config.scaling))
-    if state is None:
-        return replace(config, run=run)
-    return replace(config, run=replace(run, run_name=None, resume=point.name))
+    if state is not None:
+        run = replace(run, run_name=None, resume=point.name)
+    return replace(point.config, run=run, scaling=with_cpus(point.config.scaling))
 
 
 def _trial(params: dict, job: str, configs: list, cwd: str) -> None:
     """One Tune trial: the job's own function on one point's config, in the directory
     the sweep started in (Tune moves a trial into its own: relative data paths would
     then point elsewhere)."""
-    import importlib
     import os
 
     from ray import tune
 
+    from lib.cli import lazy
     from lib.jobs_table import JOBS
 
     if os.path.isdir(cwd):
         os.chdir(cwd)
-    module, _, function = JOBS[job][1].partition(":")
     config = configs[params["index"]]
-    getattr(importlib.import_module(module), function)(config)
+    lazy(JOBS[job][1])(config)
     run = config.run.resume or config.run.run_name
     tune.report({"accuracy": accuracy_of(config.run.storage, run)})
 
@@ -119,6 +122,7 @@ def sweep(config: SweepConfig) -> list[dict]:
 def _tune(spec, todo: list[Point], states: dict, config: SweepConfig) -> None:
     import os
 
+    import ray
     from ray import tune
 
     from lib.console import captured
@@ -139,8 +143,6 @@ def _tune(spec, todo: list[Point], states: dict, config: SweepConfig) -> None:
                      f"{log}, each run's own in its logs/")
         connected = init_ray(config.address, local_cpus=per_run + 1)
         try:
-            import ray
-
             fits = max(1, int(ray.cluster_resources().get("CPU", 1) - 1) // per_run)
             concurrent = min(config.max_concurrent or fits, len(todo))
             console.line(f"  {concurrent} at once; the first run {scaling.workers} worker(s) x "
@@ -173,8 +175,6 @@ def _tune(spec, todo: list[Point], states: dict, config: SweepConfig) -> None:
                                config.spec) from None
         finally:
             if connected:
-                import ray
-
                 ray.shutdown()
 
 
@@ -196,11 +196,7 @@ def _stopped(running: list[Point], signal: str, spec: str) -> RunStopped:
 
 
 def _row(point: Point) -> dict:
-    from lib.metrics.store import MetricsStore
-
-    store = MetricsStore(_storage(point), point.name)
-    records = store.read("runs").to_pylist()
-    record = records[0] if records else {}
+    record = _record(point)
     accuracy = accuracy_of(_storage(point), point.name) \
         if record.get("status") == "completed" else None
     return {"run": point.name, "status": record.get("status", "not started"),

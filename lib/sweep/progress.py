@@ -8,7 +8,7 @@ import time
 
 from ray.tune import Callback
 
-from lib.console import say
+from lib.console import duration, say
 
 
 class TrialLines(Callback):
@@ -31,8 +31,6 @@ class TrialLines(Callback):
         say(f"  started {self._name(trial)}")
 
     def _end(self, trial, status: str, detail: str) -> None:
-        from lib.console import duration
-
         self.running.discard(self._name(trial))
         self.ended["done" if status == "completed" else "failed"] += 1
         finished = sum(self.ended.values())
@@ -41,8 +39,7 @@ class TrialLines(Callback):
         eta = f", eta {duration(elapsed / finished * left)}" if left else ""
         took = time.monotonic() - self.started.get(self._name(trial), self.began)
         say(f"  {status} {self._name(trial)}{detail} in {duration(took)}  "
-                          f"[{self.ended['done']} done, {self.ended['failed']} failed, "
-                          f"{left} to go{eta}]")
+            f"[{self.ended['done']} done, {self.ended['failed']} failed, {left} to go{eta}]")
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         accuracy = (trial.last_result or {}).get("accuracy")

@@ -28,12 +28,11 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._@+=-]")
 
 @dataclass(frozen=True)
 class Point:
-    """One run of the sweep: its name, grid values and the job's command line."""
+    """One run of the sweep: its name and the job's config, as its CLI parsed the point's
+    command line."""
 
     name: str
-    values: dict
-    args: tuple[str, ...]
-    config: object  # the job's config, as its CLI parsed `args`
+    config: object
 
 
 @dataclass(frozen=True)
@@ -54,8 +53,7 @@ def _flag(option: str, value) -> list[str]:
 
 def point_name(prefix: str, values: dict) -> str:
     """Readable and deterministic: the prefix, then each grid value in the grid's order."""
-    parts = [prefix] + [_UNSAFE.sub("_", f"{key}={value}") for key, value in values.items()]
-    return "-".join(parts)
+    return "-".join([prefix, *(_UNSAFE.sub("_", f"{k}={v}") for k, v in values.items())])
 
 
 def load_spec(path: str) -> Spec:
@@ -102,7 +100,7 @@ def load_spec(path: str) -> Spec:
         except RaydaptError as e:  # a bad value is the spec's: exit 2, whatever found it
             where = ", ".join(f"{k}={v}" for k, v in values.items())
             raise UsageError(f"{path}: grid point {where}: {e}") from None
-        points.append(Point(run, values, tuple(args), config))
+        points.append(Point(run, config))
     if len({p.name for p in points}) != len(points):
         raise UsageError(f"{path}: two grid points make the same run name (values that differ "
                          f"only in characters a run name cannot hold)")
