@@ -49,8 +49,7 @@ def machine() -> str:
 def peak_matmul_gflops(dtype: str, n: int = 2048, repeats: int = 10) -> float:
     import tensorflow as tf
 
-    a = tf.random.normal((n, n), dtype=tf.float32)
-    a = tf.cast(a, dtype)
+    a = tf.cast(tf.random.normal((n, n), dtype=tf.float32), dtype)
 
     @tf.function
     def chain(x):
@@ -69,22 +68,19 @@ def _timed(fn) -> float:
     return time.perf_counter() - start
 
 
-def forward_only(images, image_size: int, batch: int, precision: str) -> Measurement:
-    import keras
+def forward_only(images, image_size: int, batch: int) -> Measurement:
     import tensorflow as tf
 
     from lib.models import feature_extractor
 
-    keras.mixed_precision.set_global_policy("mixed_bfloat16" if precision == "bf16" else "float32")
     model = feature_extractor("none", images.shape[1:], image_size, "block5_pool")
     predict = tf.function(lambda x: model(x, training=False))
     x = tf.constant(images[:batch])
     predict(x).numpy()
     steps = max(3, len(images) // batch)
     seconds = _timed(lambda: [predict(x).numpy() for _ in range(steps)])
-    keras.mixed_precision.set_global_policy("float32")
     return Measurement("forward only (driver, no Ray)", steps * batch / seconds,
-                       vgg16_forward_flops(image_size) / 1e9, seconds, precision, 0, batch)
+                       vgg16_forward_flops(image_size) / 1e9, seconds, batch_size=batch)
 
 
 def classic_recipe(images, labels, image_size: int, epochs_measured: int = 2):
@@ -100,17 +96,12 @@ def classic_recipe(images, labels, image_size: int, epochs_measured: int = 2):
     model = keras.Model(extractor.input, head(extractor.output))
     model.compile(optimizer="adam", metrics=["accuracy"],
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    times = []
-
-    class EpochTimer(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            times.append(time.perf_counter() - self.start)
-
+    starts, times = [], []
+    timer = keras.callbacks.LambdaCallback(
+        on_epoch_begin=lambda epoch, logs: starts.append(time.perf_counter()),
+        on_epoch_end=lambda epoch, logs: times.append(time.perf_counter() - starts[-1]))
     model.fit(images, labels, batch_size=32, epochs=epochs_measured, verbose=0,
-              callbacks=[EpochTimer()])
+              callbacks=[timer])
     epoch = times[-1]  # the first epoch also traces and compiles
     flops = vgg16_forward_flops(image_size) / 1e9  # frozen base: forward only dominates
     return Measurement("classic recipe: frozen base, model.fit, batch 32", len(images) / epoch,
@@ -303,10 +294,9 @@ def adapt_steps(cfg: BenchConfig, images, labels) -> list[Measurement]:
     names = [m.strip() for m in cfg.methods.split(",")] if cfg.methods else list(registry())
     steps = [adapt_step(name, images, labels, cfg.image_size, cfg.batch_size)
              for name in names]  # measured first, so each note can compare with dann
-    dann = next((m for m, name in zip(steps, names) if name == "dann"), None)
-    for m in steps:
-        if dann is not None:
-            m.note += f"; {m.images_per_s / dann.images_per_s:.2f}x dann's images/s"
+    dann = dict(zip(names, steps)).get("dann")
+    for m in steps if dann else ():
+        m.note += f"; {m.images_per_s / dann.images_per_s:.2f}x dann's images/s"
     return steps
 
 
@@ -320,7 +310,7 @@ def in_one_ray(parts: set, cfg: BenchConfig, plan, add, scratch: str, run: str) 
         add(Measurement("bf16 matmul peak (2048x2048)", 0.0, 0.0, 0.0, "bf16",
                         note=f"{bf16_peak:.0f} GFLOP/s"))
     if "forward" in parts:
-        add(forward_only(images, cfg.image_size, cfg.batch_size, "fp32"))
+        add(forward_only(images, cfg.image_size, cfg.batch_size))
     if "classic" in parts:
         classic, classic_epoch = classic_recipe(images, labels, cfg.image_size)
         add(classic)

@@ -1,10 +1,9 @@
 """Errors a user can fix, each with the exit code the CLI ends with.
 
 Codes follow sysexits(3) so scripts can tell bad data from a missing path (2 is a
-usage error):
-65 (EX_DATAERR) the input exists but is wrong; 66 (EX_NOINPUT) it does not exist
-or is empty; 73 (EX_CANTCREAT) the output cannot be created as asked. Typer
-itself ends bad command-line usage with 2.
+usage error, as Typer's own): 65 (EX_DATAERR) the input exists but is wrong; 66
+(EX_NOINPUT) it does not exist or is empty; 73 (EX_CANTCREAT) the output cannot be
+created as asked.
 """
 
 

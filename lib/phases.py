@@ -53,7 +53,6 @@ def take_worker_phases(storage: str, run: str) -> dict[str, float]:
     fs, root = filesystem_for(storage)
     path = f"{root}/{run}/logs/{WORKER_FILE}"
     seconds = read_json_if_any(fs, path)
-    if seconds is None:
-        return {}
-    fs.delete_file(path)
-    return seconds
+    if seconds is not None:
+        fs.delete_file(path)
+    return seconds or {}

@@ -46,11 +46,10 @@ def score(location: str, epoch: str, plan, actors: int) -> tuple[np.ndarray, np.
                             compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=1)
     # Blocks finish in any order: one fixed order. (A plan has rows: lib/inference/plans.py.)
     table = pa.concat_tables(ray.get(scored.to_arrow_refs())).sort_by("example_id")
-    width = table.column("probabilities").type.list_size
-    probabilities = table.column("probabilities").combine_chunks().flatten().to_numpy()
+    probabilities = table.column("probabilities").combine_chunks()
     return (np.asarray(table.column("example_id").to_pylist(), dtype=object),
             table.column("label").to_numpy().astype(np.int64),
-            probabilities.reshape(-1, width))
+            probabilities.flatten().to_numpy().reshape(-1, probabilities.type.list_size))
 
 
 def scored(model, location: str, plan, inference, header: str, log_dir: str | None = None):

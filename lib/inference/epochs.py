@@ -27,12 +27,9 @@ class RunEpoch:
     def name(self) -> str:
         return self.location.rstrip("/").rpartition("/")[2]
 
-    def identity(self) -> dict:
-        return run_identity(self.config, self.job)
-
     def metadata(self) -> dict:
         """What travels with an export: enough to use it and to trace it to its run."""
-        return {"format": "raydapt-model/1", "identity": self.identity(),
+        return {"format": "raydapt-model/1", "identity": run_identity(self.config, self.job),
                 "run_location": self.location, "epoch": self.epoch, "epoch_rule": self.rule,
                 "class_names": list(self.meta["class_names"]),
                 "image_shape": list(self.meta["image_shape"]),
@@ -82,25 +79,8 @@ def run_of(metadata: dict) -> str | None:
         location, config, job = open_run(metadata["run_location"])
     except (NoInputError, DataError):
         return None
-    same = run_identity(config, job)
-    wanted = metadata["identity"]
-    return location if (same["run"], same["config_hash"]) == (wanted["run"],
-                                                             wanted["config_hash"]) else None
-
-
-def selected_epoch(location: str, config: dict, job: str) -> tuple[int, str]:
-    """model_epoch of a run directory's tables."""
-    from lib.metrics.store import MetricsStore
-
-    storage, _, run = location.rpartition("/")
-    store = MetricsStore(storage or ".", run)
-    select_by = config.adapt.select_by if job == "adapt" else None
-    picked = model_epoch(job, select_by, store.read("selection").to_pylist(),
-                         store.read("evals").to_pylist(), store.read("epochs").to_pylist())
-    if picked is None:
-        raise NoInputError(f"run {run} has no selected epoch (not completed?): name one with "
-                           f"--epoch")
-    return picked
+    same, wanted = run_identity(config, job), metadata["identity"]
+    return location if all(same[k] == wanted[k] for k in ("run", "config_hash")) else None
 
 
 def model_epoch(job: str, select_by: str | None, selection: list[dict], evals: list[dict],
@@ -120,15 +100,9 @@ def model_epoch(job: str, select_by: str | None, selection: list[dict], evals: l
     return (max(r["epoch"] for r in epochs), "last") if epochs else None
 
 
-def last_epoch(store, run: str) -> int:
-    epochs = store.read("epochs").column("epoch").to_pylist()
-    if not epochs:
-        raise NoInputError(f"run {run} has no finished epoch")
-    return max(epochs)
-
-
 def run_epoch(location: str, wanted: str = "selected") -> RunEpoch:
-    """The kept checkpoint of the epoch `wanted` names (selected, last or N)."""
+    """The kept checkpoint of the epoch `wanted` names (selected: model_epoch of the run's
+    tables, last or N)."""
     from lib.data.layout import read_json
     from lib.metrics.store import MetricsStore
     from lib.train.checkpoint import META, kept_in_run
@@ -136,10 +110,20 @@ def run_epoch(location: str, wanted: str = "selected") -> RunEpoch:
     location, config, job = open_run(location)
     wanted = parse_epoch(wanted) if isinstance(wanted, str) else wanted
     storage, _, run = location.rpartition("/")
+    store = MetricsStore(storage or ".", run)
     if wanted == "selected":
-        epoch, rule = selected_epoch(location, config, job)
+        select_by = config.adapt.select_by if job == "adapt" else None
+        picked = model_epoch(job, select_by, *(store.read(t).to_pylist()
+                                               for t in ("selection", "evals", "epochs")))
+        if picked is None:
+            raise NoInputError(f"run {run} has no selected epoch (not completed?): name one "
+                               f"with --epoch")
+        epoch, rule = picked
     elif wanted == "last":
-        epoch, rule = last_epoch(MetricsStore(storage or ".", run), run), "last"
+        epochs = store.read("epochs").column("epoch").to_pylist()
+        if not epochs:
+            raise NoInputError(f"run {run} has no finished epoch")
+        epoch, rule = max(epochs), "last"
     else:
         epoch, rule = wanted, "asked"
     kept = kept_in_run(location)
@@ -148,10 +132,7 @@ def run_epoch(location: str, wanted: str = "selected") -> RunEpoch:
         raise NoInputError(f"epoch {epoch} of run {run} ({rule}) was not kept: its kept "
                            f"epochs are {listed}")
     checkpoint = kept[epoch]
-    with checkpoint.as_directory() as path:
-        import pyarrow.fs as pafs
-
-        meta = read_json(pafs.LocalFileSystem(), f"{path}/{META}")
+    meta = read_json(checkpoint.filesystem, f"{checkpoint.path}/{META}")
     if "class_names" not in meta:
         raise DataError(f"run {run}'s checkpoint of epoch {epoch} was written before raydapt "
                         f"kept its classes and image shape: re-run it to export")

@@ -22,7 +22,8 @@ def evaluate(config: EvaluateConfig) -> dict:
     meta = model.metadata
     plan = data_plan(config.data, meta, same_classes=True)
     dataset = described(config.data)
-    run_dir = model.run.location if model.kind == "run" else run_of(meta)
+    evaluated = model.run.location if model.kind == "run" else model.path
+    run_dir = evaluated if model.kind == "run" else run_of(meta)
     _, labels, probabilities = scored(
         model, config.model, plan, config.inference,
         f"evaluate {config.model} (run {meta['identity']['run']}, epoch {meta['epoch']}, "
@@ -31,7 +32,6 @@ def evaluate(config: EvaluateConfig) -> dict:
     # log p as logits: their softmax is p again, so the loss is p's cross-entropy.
     result = score_logits(np.log(np.maximum(probabilities, 1e-30)), labels,
                           len(meta["class_names"]))
-    evaluated = model.run.location if model.kind == "run" else model.path
     row = meta["identity"] | result | {
         "epoch": meta["epoch"], "model": evaluated, "dataset": dataset,
         "class_names": list(meta["class_names"]),

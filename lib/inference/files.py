@@ -90,7 +90,7 @@ class ModelFile:
     def epoch_asked(self) -> str:
         return "selected"  # a file holds one epoch
 
-    def _load(self):
+    def probabilities(self, images: np.ndarray) -> np.ndarray:
         if self._model is None:
             if self.kind == "keras":
                 import keras
@@ -100,10 +100,6 @@ class ModelFile:
                 import tensorflow as tf
 
                 self._model = tf.saved_model.load(self.path)
-        return self._model
-
-    def probabilities(self, images: np.ndarray) -> np.ndarray:
-        model = self._load()
         if self.kind == "keras":
-            return model(images.astype(np.float32), training=False).numpy()
-        return getattr(model, SERVING)(images.astype(np.uint8))["probabilities"].numpy()
+            return self._model(images.astype(np.float32), training=False).numpy()
+        return getattr(self._model, SERVING)(images.astype(np.uint8))["probabilities"].numpy()

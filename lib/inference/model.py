@@ -12,6 +12,8 @@ run adapted to the target.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from lib.errors import DataError, NoInputError, UsageError
@@ -161,14 +163,12 @@ class RunModel:
 
 def open_model(location: str, epoch: str = "selected"):
     """A run directory's epoch (RunModel) or an exported model file (files.ModelFile)."""
-    import os
-
     from lib.inference.files import ModelFile, kind_of
 
-    if "://" not in location and not os.path.exists(location):
-        raise NoInputError(f"no run or model at {location}")
-    if kind_of(location) == "run" or "://" in location:
+    if "://" in location or kind_of(location) == "run":
         return RunModel(run_epoch(location, epoch))
+    if not os.path.exists(location):
+        raise NoInputError(f"no run or model at {location}")
     if epoch != "selected":
         raise UsageError(f"--epoch {epoch}: an exported model has one epoch; --epoch is for "
                          f"runs")

@@ -3,7 +3,7 @@ the model before anything is written."""
 
 from __future__ import annotations
 
-from lib.data.classes import check_same_classes, parse_class_list
+from lib.data.classes import parse_class_list
 from lib.data.images import ImagePlan, plan_images
 from lib.data.shifts import parse_shift
 from lib.data.uri import parse_uri
@@ -21,13 +21,10 @@ def data_plan(data, metadata: dict, *, same_classes: bool) -> ImagePlan:
                        image_size=metadata["image_size"])
     if not plan.num_rows:
         raise NoInputError(f"--data {data.data}: no images selected")
-    if same_classes:
-        try:
-            check_same_classes(tuple(metadata["class_names"]), plan.class_names)
-        except DataError:
-            raise DataError(f"--data {data.data} has classes {', '.join(plan.class_names)}; "
-                            f"the model's are {', '.join(metadata['class_names'])}"
-                            + ("" if data.classes else " (pick them with --classes)")) from None
+    if same_classes and tuple(metadata["class_names"]) != tuple(plan.class_names):
+        raise DataError(f"--data {data.data} has classes {', '.join(plan.class_names)}; the "
+                        f"model's are {', '.join(metadata['class_names'])}"
+                        + ("" if data.classes else " (pick them with --classes)"))
     return plan
 
 

@@ -9,6 +9,7 @@ import json
 import platform
 import signal
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -41,9 +42,7 @@ def _git_commit() -> str | None:
                              timeout=5, cwd=root)
     except (OSError, subprocess.SubprocessError):
         return None
-    if out.returncode != 0:
-        return None
-    return out.stdout.strip() or None
+    return (out.stdout.strip() or None) if out.returncode == 0 else None
 
 
 @dataclass
@@ -75,12 +74,10 @@ def uninterrupted():
     person pressing Ctrl-C twice) would otherwise cut the write short and leave the run
     recorded running. Only the main thread may change how the process takes a signal
     (Python runs the handlers there): elsewhere this does nothing."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+    main = threading.current_thread() is threading.main_thread()
     previous = {}
     try:
-        for s in (signal.SIGINT, signal.SIGTERM):
+        for s in (signal.SIGINT, signal.SIGTERM) if main else ():
             handler = signal.getsignal(s)
             if handler is not None:  # None: set outside Python, so it could not be put back
                 previous[s] = handler
@@ -96,8 +93,6 @@ def record_stopped(store: MetricsStore, message: str) -> bool:
     with its sweep's Ray. Only a run still recorded running changes (one that ended in the
     meantime keeps its own record); returns whether it did. A storage that fails here
     (full, gone) only warns: the stop goes on for the other runs."""
-    import sys
-
     try:
         with uninterrupted():
             rows = store.read("runs").to_pylist()

@@ -36,8 +36,7 @@ class MetricsStore:
 
     def write(self, table: str, rows: list[dict], epoch: int | None = None,
               part: str | None = None) -> str:
-        schema = TABLES[table]
-        data = pa.Table.from_pylist(rows, schema=schema)
+        data = pa.Table.from_pylist(rows, schema=TABLES[table])
         self.fs.create_dir(self.dir, recursive=True)
         final = f"{self.dir}/{_file_name(table, epoch, part)}"
         tmp = f"{self.dir}/.{uuid.uuid4().hex[:8]}.tmp"
