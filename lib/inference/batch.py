@@ -16,13 +16,10 @@ BATCH = 256
 
 
 class Scorer:
-    """One Ray Data actor: the model, loaded once (lib/inference/model.open_model)."""
+    """One Ray Data actor: the model (open_model's, sent unloaded), loaded once."""
 
-    def __init__(self, location: str, epoch: str, shape):
-        from lib.inference.model import open_model
-
-        self.model = open_model(location, epoch)
-        self.shape = tuple(shape)
+    def __init__(self, model, shape):
+        self.model, self.shape = model, tuple(shape)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         probabilities = self.model.probabilities(column_to_images(batch.column("image"),
@@ -34,14 +31,13 @@ class Scorer:
                          "probabilities": pa.FixedSizeListArray.from_arrays(flat, width)})
 
 
-def score(location: str, epoch: str, plan, actors: int) -> tuple[np.ndarray, np.ndarray,
-                                                                  np.ndarray]:
+def score(model, plan, actors: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(example ids, labels, probabilities) of every image `plan` (an ImagePlan) names,
     by example id."""
     import ray
 
     ds, shape = plan.load()
-    scored = ds.map_batches(Scorer, fn_constructor_args=(location, epoch, shape),
+    scored = ds.map_batches(Scorer, fn_constructor_args=(model, shape),
                             batch_size=BATCH, batch_format="pyarrow",
                             compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=1)
     # Blocks finish in any order: one fixed order. (A plan has rows: lib/inference/plans.py.)
@@ -52,11 +48,10 @@ def score(location: str, epoch: str, plan, actors: int) -> tuple[np.ndarray, np.
             probabilities.flatten().to_numpy().reshape(-1, probabilities.type.list_size))
 
 
-def scored(model, location: str, plan, inference, header: str, log_dir: str | None = None):
+def scored(model, plan, inference, header: str, log_dir: str | None = None):
     """score() with the console of a job: a header, Ray's and TensorFlow's output in
     `<log_dir>/driver.log` (a temporary directory when None, removed once done), Ray
-    connected or started and stopped again. `model`: open_model's of `location`; the
-    actors open the same epoch."""
+    connected or started and stopped again."""
     from lib.console import captured, undoing
     from lib.errors import DataError, NoInputError
     from lib.inference.plans import check_shape
@@ -71,7 +66,7 @@ def scored(model, location: str, plan, inference, header: str, log_dir: str | No
             connected = init_ray(inference.address)
             try:
                 check_shape(plan, model.metadata)
-                result = score(location, model.epoch_asked(), plan, inference.actors)
+                result = score(model, plan, inference.actors)
             finally:
                 if connected:
                     import ray

@@ -25,7 +25,7 @@ def evaluate(config: EvaluateConfig) -> dict:
     evaluated = model.run.location if model.kind == "run" else model.path
     run_dir = evaluated if model.kind == "run" else run_of(meta)
     _, labels, probabilities = scored(
-        model, config.model, plan, config.inference,
+        model, plan, config.inference,
         f"evaluate {config.model} (run {meta['identity']['run']}, epoch {meta['epoch']}, "
         f"{meta['epoch_rule']}) on {plan.num_rows:,} images of {dataset}",
         f"{run_dir}/logs" if run_dir else None)

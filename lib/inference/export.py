@@ -32,9 +32,7 @@ def export(config: ExportConfig) -> dict:
                        (".keras" if config.format == "keras" else ""))
     with captured(f"{run.location}/logs", config.verbose):  # TensorFlow's own lines
         try:
-            model = build(run)
-            (write_keras if config.format == "keras" else write_saved_model)(model, metadata,
-                                                                              tmp)
+            (write_keras if config.format == "keras" else write_saved_model)(build(run), metadata, tmp)
             if os.path.lexists(out):
                 shutil.rmtree(out) if os.path.isdir(out) else os.remove(out)
             os.replace(tmp, out)

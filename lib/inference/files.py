@@ -87,9 +87,6 @@ class ModelFile:
                             f"raydapt export") from None
         self._model = None
 
-    def epoch_asked(self) -> str:
-        return "selected"  # a file holds one epoch
-
     def probabilities(self, images: np.ndarray) -> np.ndarray:
         if self._model is None:
             if self.kind == "keras":

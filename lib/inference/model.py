@@ -4,10 +4,9 @@ pixels (0-255, the images' own size) and gives class probabilities.
 The model is the training network rebuilt on images (a run that trained on cached
 features checkpoints only the blocks that train: the frozen ones come from its
 --weights, as the cache's did), with every checkpoint weight loaded by name. Caffe
-preprocessing is a layer of the model (a fixed Dense over the channels: BGR order,
-ImageNet means off, exact in float32), so the model needs no raydapt to be used.
-An adapt run's model normalises with the target domain's BatchNorm: it is the model the
-run adapted to the target.
+preprocessing is a layer of the model (_caffe_layer: exact in float32), so the model
+needs no raydapt to be used. An adapt run's model normalises with the target domain's
+BatchNorm: it is the model the run adapted to the target.
 """
 
 from __future__ import annotations
@@ -144,16 +143,12 @@ def _target_norm(nets):
 
 
 class RunModel:
-    """A run's kept epoch as a model in this process: `metadata`, `probabilities(images)`."""
+    """A run's kept epoch as a model: `metadata`, `probabilities(images)` (built at first use)."""
 
     kind = "run"
 
     def __init__(self, run: RunEpoch):
         self.run, self.metadata, self._model = run, run.metadata(), None
-
-    def epoch_asked(self) -> str:
-        """What to ask open_model for this same epoch again (in another process)."""
-        return str(self.run.epoch)
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:
         if self._model is None:

@@ -26,7 +26,7 @@ def predict(config: PredictConfig) -> pa.Table:
     meta = model.metadata
     plan = data_plan(config.data, meta, same_classes=False)  # labels are not used
     ids, _, probabilities = scored(
-        model, config.model, plan, config.inference,
+        model, plan, config.inference,
         f"predict {config.model} (run {meta['identity']['run']}, epoch {meta['epoch']}) on "
         f"{plan.num_rows:,} images of {described(config.data)}")
     names = meta["class_names"]
