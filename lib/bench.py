@@ -395,10 +395,8 @@ def print_table(rows: list[dict], where: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"raydapt bench on {where}")
-    for column in ("measurement", "precision", "workers", "images/s", "GFLOP/img", "MFU",
-                   "seconds", "note"):
-        table.add_column(column)
+    table = Table("measurement", "precision", "workers", "images/s", "GFLOP/img", "MFU",
+                  "seconds", "note", title=f"raydapt bench on {where}")
     for r in rows:
         table.add_row(r["name"], r["precision"], str(r["workers"] or "-"),
                       f"{r['images_per_s']:.1f}" if r["images_per_s"] else "",

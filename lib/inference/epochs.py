@@ -108,7 +108,7 @@ def run_epoch(location: str, wanted: str = "selected") -> RunEpoch:
     from lib.train.checkpoint import META, kept_in_run
 
     location, config, job = open_run(location)
-    wanted = parse_epoch(wanted) if isinstance(wanted, str) else wanted
+    wanted = parse_epoch(wanted)
     storage, _, run = location.rpartition("/")
     store = MetricsStore(storage or ".", run)
     if wanted == "selected":
