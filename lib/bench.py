@@ -345,7 +345,7 @@ def with_own_rays(parts: set, cfg: BenchConfig, add, scratch: str, run: str) -> 
 def bench(cfg: BenchConfig) -> list[dict]:
     from lib.data.images import plan_images
     from lib.data.uri import parse_uri
-    from lib.runtime import init_ray
+    from lib.runtime import ray_up
 
     storage = resolve_storage(cfg.storage)
     run = cfg.run_name or new_run_name("bench")
@@ -369,14 +369,8 @@ def bench(cfg: BenchConfig) -> list[dict]:
                 console.line(f"  {m.name}: {rate}{m.note or f'{m.seconds:.1f} s'} "
                              f"[{duration(time.perf_counter() - started)}]")
 
-        connected = init_ray(local_cpus=(os.cpu_count() or 1) + 1)
-        try:
+        with ray_up(local_cpus=(os.cpu_count() or 1) + 1):
             peak = in_one_ray(parts, cfg, plan, add, scratch, run)
-        finally:
-            if connected:
-                import ray
-
-                ray.shutdown()
         with_own_rays(parts, cfg, add, scratch, run)
     rows = [{
         "run": run, "machine": where, "name": m.name, "precision": m.precision,

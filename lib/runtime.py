@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 
@@ -30,6 +31,19 @@ def init_ray(address: str | None = None, local_cpus: int | None = None) -> bool:
                  _node_ip_address="127.0.0.1",
                  runtime_env={"worker_process_setup_hook": "lib.runtime.pin_address"})
     return True
+
+
+@contextlib.contextmanager
+def ray_up(address: str | None = None, local_cpus: int | None = None):
+    """Ray for the block (init_ray), shut down after it unless it was up before."""
+    connected = init_ray(address, local_cpus)
+    try:
+        yield
+    finally:
+        if connected:
+            import ray
+
+            ray.shutdown()
 
 
 def pin_address() -> None:

@@ -55,7 +55,7 @@ def scored(model, plan, inference, header: str, log_dir: str | None = None):
     from lib.console import captured, undoing
     from lib.errors import DataError, NoInputError
     from lib.inference.plans import check_shape
-    from lib.runtime import init_ray
+    from lib.runtime import ray_up
 
     temporary = log_dir is None
     log_dir = log_dir or tempfile.mkdtemp(prefix="raydapt-")
@@ -63,15 +63,9 @@ def scored(model, plan, inference, header: str, log_dir: str | None = None):
     try:
         with captured(log_dir, inference.verbose) as (console, log):
             console.line(f"{header}; Ray's output in {log}")
-            connected = init_ray(inference.address)
-            try:
+            with ray_up(inference.address):
                 check_shape(plan, model.metadata)
                 result = score(model, plan, inference.actors)
-            finally:
-                if connected:
-                    import ray
-
-                    ray.shutdown()
     except (DataError, NoInputError):
         undo()  # bad input leaves no log behind, in a run's logs or a temporary one
         if temporary:
