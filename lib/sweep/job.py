@@ -126,7 +126,7 @@ def _tune(spec, todo: list[Point], states: dict, config: SweepConfig) -> None:
     from ray import tune
 
     from lib.console import captured
-    from lib.runtime import cluster_address, init_ray
+    from lib.runtime import cluster_address, ray_up
     from lib.sweep.progress import TrialLines
     from lib.train.capacity import run_cpus
     from lib.train.record import stop_on_sigterm
@@ -141,8 +141,7 @@ def _tune(spec, todo: list[Point], states: dict, config: SweepConfig) -> None:
         console.line(f"sweep {spec.name}: {len(spec.points)} {spec.job} runs, {len(todo)} to "
                      f"run ({len(spec.points) - len(todo)} done); Ray's and Tune's output in "
                      f"{log}, each run's own in its logs/")
-        connected = init_ray(config.address, local_cpus=per_run + 1)
-        try:
+        with ray_up(config.address, local_cpus=per_run + 1):
             fits = max(1, int(ray.cluster_resources().get("CPU", 1) - 1) // per_run)
             concurrent = min(config.max_concurrent or fits, len(todo))
             console.line(f"  {concurrent} at once; the first run {scaling.workers} worker(s) x "
@@ -173,9 +172,6 @@ def _tune(spec, todo: list[Point], states: dict, config: SweepConfig) -> None:
                 running = todo if client else [p for p in todo if p.name in lines.running]
                 raise _stopped(running, seen[0] if seen else "an interrupt",
                                config.spec) from None
-        finally:
-            if connected:
-                ray.shutdown()
 
 
 def _stopped(running: list[Point], signal: str, spec: str) -> RunStopped:
