@@ -79,15 +79,14 @@ def prepare(config: PrepareConfig) -> dict:
 def _write(plan, config: PrepareConfig, fs, root: str) -> tuple[dict, int]:
     """Load through Ray Data, write the Parquet files staged, then commit the manifest.
     (manifest, number of files)."""
-    sel = config.data
     ds, shape = plan.load()
     ds = ds.materialize()
     manifest = {
         "schema_version": SCHEMA_VERSION,
         "source": config.source,
         "target_shift": config.target_shift,
-        "seed": sel.seed,
-        "limit_per_class": sel.limit_per_class,
+        "seed": config.data.seed,
+        "limit_per_class": config.data.limit_per_class,
         "class_names": list(plan.class_names),
         "counts_per_class": plan.counts,
         "num_rows": plan.num_rows,

@@ -8,6 +8,7 @@ Output of the runs goes to the bench's log (the subprocesses inherit its fds).""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -53,8 +54,6 @@ def linked_copies(root: str, copies: int, out: str) -> int:
 def peak_memory(source: str, out: str, per_class: int) -> tuple[float, int, int]:
     """(wall seconds, driver max RSS in bytes, images) of one `python -m jobs.prepare`
     process."""
-    import json
-
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", CHILD, "--source", source, "--out", out,
                            "--limit-per-class", str(per_class)],

@@ -45,12 +45,8 @@ def check_same_classes(source: tuple[str, ...], target: tuple[str, ...]) -> None
     """Adaptation needs one label space: same class names in the same order."""
     if tuple(source) == tuple(target):
         return
-    only_source = [c for c in source if c not in target]
-    only_target = [c for c in target if c not in source]
-    detail = "; ".join(
-        part for part in (
-            f"only in source: {name_some(only_source)}" if only_source else "",
-            f"only in target: {name_some(only_target)}" if only_target else "",
-        ) if part
-    ) or "same names in a different order"
+    only = {"source": [c for c in source if c not in target],
+            "target": [c for c in target if c not in source]}
+    detail = "; ".join(f"only in {side}: {name_some(names)}" for side, names in only.items()
+                       if names) or "same names in a different order"
     raise DataError(f"source and target class lists differ ({detail}); pick shared ones with --classes")

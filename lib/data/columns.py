@@ -8,6 +8,7 @@ only 3 KB (Parquet compresses the column). The shape lives in the manifest.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -33,8 +34,7 @@ def column_to_tensor(column, shape, dtype) -> np.ndarray:
     """Binary column (Array or ChunkedArray) -> (N, *shape) array of dtype."""
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
-    itemsize = np.dtype(dtype).itemsize
-    size = int(np.prod(shape)) * itemsize
+    size = int(np.prod(shape)) * np.dtype(dtype).itemsize
     fixed = column.cast(pa.binary(size))  # fails loudly if any value has the wrong length
     data = np.frombuffer(fixed.buffers()[1], dtype=np.uint8,
                          count=len(fixed) * size, offset=fixed.offset * size)
@@ -47,6 +47,15 @@ def images_to_column(images: np.ndarray) -> pa.Array:
 
 def column_to_images(column, shape) -> np.ndarray:
     return column_to_tensor(column, shape, np.uint8)
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """What a source offers, in stable order, before any pixel is read."""
+
+    example_ids: Sequence[str]  # a tuple, or Names for a large listing
+    labels: np.ndarray
+    class_names: tuple[str, ...]
 
 
 def make_table(example_ids, labels, class_names, images: np.ndarray) -> pa.Table:

@@ -10,21 +10,23 @@ file a node cannot find is reported as such.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from collections import Counter
 
 import numpy as np
 import pyarrow as pa
 
 from lib.data.blocks import in_parts
-from lib.data.candidates import Candidates
 from lib.data.classes import canonical_order
-from lib.data.columns import SCHEMA, Names, listing
+from lib.data.columns import SCHEMA, Candidates, Names, listing
 from lib.data.uri import DatasetURI
 from lib.errors import DataError, NoInputError, name_some
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 SHOWN = 3  # bad files named in the error; the rest are counted
+DECODED = re.compile(r"\d+x\d+( |$)")  # a description of a file that decoded, not a failure
 
 
 class FolderSource:
@@ -64,8 +66,6 @@ class FolderSource:
     def fingerprint(self) -> str:
         """The files' names, sizes and times, hashed as they are listed: no list of them
         held at once (a driver's memory is what a large folder runs out of)."""
-        import hashlib
-
         h = hashlib.sha256(repr(("folder", self.root)).encode())
         for p in self.example_ids:
             st = os.stat(os.path.join(self.root, p))
@@ -76,7 +76,7 @@ class FolderSource:
         """Decode and check the chosen files in Ray Data tasks (Ray must be up), naming the
         first bad ones and counting all. The decoded rows stay in Ray's object store for
         read(): decoding is the expensive part."""
-        selection = _selection_key(indices)
+        selection = hashlib.sha256(np.ascontiguousarray(indices).tobytes()).hexdigest()
         if self._checked is not None and self._checked[0] == selection:
             return
         # What a task cannot derive (class names come from the labels there).
@@ -96,19 +96,11 @@ class FolderSource:
 
     def image_shape(self, indices: np.ndarray) -> tuple[int, int, int]:
         """The rows' (height, width, channels): decoded and checked first (Ray must be up)."""
-        self.preflight(indices)
-        return self._checked[2]
+        return self.read(indices)[1]
 
     def read(self, indices: np.ndarray):
         self.preflight(indices)
-        _, ds, shape = self._checked
-        return ds, shape
-
-
-def _selection_key(indices: np.ndarray) -> str:
-    import hashlib
-
-    return hashlib.sha256(np.ascontiguousarray(indices).tobytes()).hexdigest()
+        return self._checked[1:]
 
 
 def decode_file(path: str) -> tuple[np.ndarray | None, str]:
@@ -148,11 +140,9 @@ def decode_batch(batch: pa.Table, root: str, class_names) -> pa.Table:
 def tally(block: pa.Table) -> pa.Table:
     """A block's descriptions, one row each: how many files have it, and the first few
     (position, example id): all the driver needs to find the odd ones out."""
-    descriptions = block.column("described").to_pylist()
-    positions = block.column("position").to_pylist()
-    ids = block.column("example_id").to_pylist()
     counts, first = Counter(), {}
-    for description, position, example_id in zip(descriptions, positions, ids):
+    columns = (block.column(c).to_pylist() for c in ("described", "position", "example_id"))
+    for description, position, example_id in zip(*columns):
         counts[description] += 1
         seen = first.setdefault(description, [])
         if len(seen) < SHOWN:
@@ -183,15 +173,9 @@ def check_tallies(tallies: list[dict], uri: DatasetURI) -> tuple[int, int, int]:
     bad = sorted((p, i, d) for d, seen in first.items() if d != expected for p, i in seen)
     if bad:
         total = sum(n for d, n in counts.items() if d != expected)
-        named = [f"{i}: {d}" + (f", expected {expected}" if _decoded(d) else "")
+        named = [f"{i}: {d}" + (f", expected {expected}" if DECODED.match(d) else "")
                  for _, i, d in bad[:SHOWN]]
         more = f" (+{total - len(named)} more)" if total > len(named) else ""
         raise DataError(f"{uri}: {total} bad image(s): {', '.join(named)}{more}")
     width, height = (int(v) for v in expected.split()[0].split("x"))
     return height, width, 3
-
-
-def _decoded(description: str) -> bool:
-    """A description of a file that decoded ('WxH MODE'), not of a failure."""
-    size = description.split(" ", 1)[0].split("x")
-    return len(size) == 2 and all(s.isdigit() for s in size)

@@ -8,6 +8,8 @@ builds the Dataset.
 from __future__ import annotations
 
 import hashlib
+import importlib
+import inspect
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,17 +21,9 @@ from lib.data.shifts import Shift
 from lib.data.sources import open_source
 from lib.data.uri import DatasetURI
 
-
-def _code_digest(*modules: str) -> str:
-    import importlib
-    import inspect
-
-    return hashlib.sha256("".join(inspect.getsource(importlib.import_module(m))
-                                  for m in modules).encode()).hexdigest()
-
-
-_PIXEL_CODE = _code_digest("lib.data.sources", "lib.data.folder", "lib.data.shifts", "lib.data.columns",
-                           "lib.data.classes", __name__)
+_PIXEL_CODE = hashlib.sha256("".join(inspect.getsource(importlib.import_module(m)) for m in (
+    "lib.data.sources", "lib.data.folder", "lib.data.shifts", "lib.data.columns",
+    "lib.data.classes", __name__)).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -84,21 +78,16 @@ def plan_images(uri: DatasetURI, shift: Shift | None, *, limit_per_class: int | 
     subsets of one dataset)."""
     source = open_source(uri, image_size)
     cand = source.candidates()
-    label_map = None
-    labels = cand.labels
-    class_names = cand.class_names
+    labels, class_names, label_map = cand.labels, cand.class_names, None
     if classes is not None:
         check_known(classes, cand.class_names, str(uri))
         class_names = canonical_order(classes)
         label_map = np.array([class_names.index(c) if c in class_names else -1
                               for c in cand.class_names])
         labels = label_map[cand.labels]
-    chosen = []
-    for c in range(len(class_names)):
-        of_class = np.flatnonzero(labels == c)
-        if part is not None:
-            of_class = of_class[part[0]::part[1]]
-        chosen.append(of_class if limit_per_class is None else of_class[:limit_per_class])
+    first, step = part or (0, 1)
+    chosen = [np.flatnonzero(labels == c)[first::step][:limit_per_class]
+              for c in range(len(class_names))]
     indices = np.sort(np.concatenate(chosen))
     counts = {name: int(len(ix)) for name, ix in zip(class_names, chosen)}
     key = hashlib.sha256(repr((
@@ -119,21 +108,15 @@ def _apply_shift(batch: pa.Table, shift: Shift, seed: int, shape) -> pa.Table:
     return batch.set_column(3, "image", images_to_column(shifted))
 
 
-def row_digests(batch: pa.Table) -> list[bytes]:
-    """One sha256 per row over (id, label, pixels): order-free content checksums build on it."""
-    ids = batch.column("example_id").to_pylist()
-    labels = batch.column("label").to_pylist()
-    images = batch.column("image").to_pylist()
-    return [hashlib.sha256(f"{i}\0{y}\0".encode() + img).digest()
-            for i, y, img in zip(ids, labels, images)]
-
-
 DIGEST_MODULUS = 2 ** 256
 
 
 def digest_sum(batch: pa.Table) -> pa.Table:
-    """A block's rows: how many, and their digests summed as integers mod 2^256."""
-    total = sum(int.from_bytes(d, "big") for d in row_digests(batch)) % DIGEST_MODULUS
+    """A block's rows: how many, and their digests (one sha256 per row over id, label and
+    pixels) summed as integers mod 2^256."""
+    rows = zip(*(batch.column(c).to_pylist() for c in ("example_id", "label", "image")))
+    total = sum(int.from_bytes(hashlib.sha256(f"{i}\0{y}\0".encode() + img).digest(), "big")
+                for i, y, img in rows) % DIGEST_MODULUS
     return pa.table({"rows": [batch.num_rows], "sum": [total.to_bytes(32, "big")]})
 
 

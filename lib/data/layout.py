@@ -21,10 +21,7 @@ def filesystem_for(path: str) -> tuple[pafs.FileSystem, str]:
 
 def read_manifest(fs: pafs.FileSystem, root: str, required: tuple[str, ...] = ()) -> dict | None:
     """The dataset's manifest, None if there is none; DataError if it is not one."""
-    info = fs.get_file_info(f"{root}/{MANIFEST}")
-    if info.type != pafs.FileType.File:
-        return None
-    return read_json(fs, info.path, required)
+    return read_json_if_any(fs, f"{root}/{MANIFEST}", required)
 
 
 def read_json(fs: pafs.FileSystem, path: str, required: tuple[str, ...] = ()) -> dict:
@@ -46,18 +43,20 @@ def read_json(fs: pafs.FileSystem, path: str, required: tuple[str, ...] = ()) ->
     return data
 
 
-def read_json_if_any(fs: pafs.FileSystem, path: str) -> dict | None:
+def read_json_if_any(fs: pafs.FileSystem, path: str, required: tuple[str, ...] = ()) -> dict | None:
     """read_json, or None when there is no such file."""
     if fs.get_file_info(path).type != pafs.FileType.File:
         return None
-    return read_json(fs, path)
+    return read_json(fs, path, required)
 
 
-def write_json(fs: pafs.FileSystem, path: str, data: dict) -> None:
-    """Under a temp name, then renamed: a reader sees the old file or the new one."""
-    tmp = f"{path}.tmp"
+def write_json(fs: pafs.FileSystem, path: str, data: dict, *, indent: int | None = None,
+               tmp: str | None = None) -> None:
+    """Under a temp name (`path`.tmp unless given), then renamed: a reader sees the old file
+    or the new one."""
+    tmp = tmp or f"{path}.tmp"
     with fs.open_output_stream(tmp) as f:
-        f.write(json.dumps(data).encode())
+        f.write(json.dumps(data, indent=indent).encode())
     fs.move(tmp, path)
 
 
@@ -77,7 +76,4 @@ def commit_dataset(fs: pafs.FileSystem, root: str, staging: str, manifest: dict)
         fs.delete_dir(f"{root}/{DATA_DIR}")
     fs.move(staging, f"{root}/{DATA_DIR}")
     manifest["files"] = [p.rsplit("/", 1)[-1] for p in list_parquet_files(fs, root)]
-    tmp = f"{root}/.{MANIFEST}.tmp"
-    with fs.open_output_stream(tmp) as f:
-        f.write(json.dumps(manifest, indent=2).encode())
-    fs.move(tmp, f"{root}/{MANIFEST}")
+    write_json(fs, f"{root}/{MANIFEST}", manifest, indent=2, tmp=f"{root}/.{MANIFEST}.tmp")

@@ -24,22 +24,16 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from lib.errors import RaydaptError
-
-SEVERITIES = range(1, 6)
+from lib.errors import UsageError
 
 
-class ShiftError(RaydaptError, ValueError):
+class ShiftError(UsageError, ValueError):
     """An unknown shift name or severity: a usage error (exit 2)."""
-
-    exit_code = 2
 
 
 def _rngs(ids, seed: int) -> list[np.random.Generator]:
-    def key(example_id: str) -> int:
-        return int.from_bytes(hashlib.sha256(example_id.encode()).digest()[:8], "little")
-
-    return [np.random.default_rng([seed, key(i)]) for i in ids]
+    return [np.random.default_rng([seed, int.from_bytes(hashlib.sha256(i.encode()).digest()[:8],
+                                                        "little")]) for i in ids]
 
 
 def _to_uint8(x: np.ndarray) -> np.ndarray:
@@ -246,6 +240,6 @@ def parse_shift(text: str) -> Shift:
     name, _, severity = text.partition("@")
     if name not in CORRUPTIONS:
         raise ShiftError(f"unknown shift {name!r}; valid: {', '.join(CORRUPTIONS)}")
-    if not severity.isdigit() or int(severity) not in SEVERITIES:
+    if not severity.isdigit() or not 1 <= int(severity) <= 5:
         raise ShiftError(f"shift {text!r}: severity must be an integer 1-5, as in NAME@3")
     return Shift(name, int(severity))

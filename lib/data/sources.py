@@ -8,6 +8,7 @@ raise NoInputError (exit 66); present but wrong ones raise DataError (exit 65).
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 
@@ -17,9 +18,8 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from lib.data.blocks import in_parts
-from lib.data.candidates import Candidates, digest
 from lib.data.classes import CIFAR10_CLASSES, STL10_TO_CIFAR10, canonical_order
-from lib.data.columns import SCHEMA, images_to_column, listing, make_table
+from lib.data.columns import SCHEMA, Candidates, images_to_column, listing, make_table
 from lib.data.folder import FolderSource
 from lib.data.layout import DATA_DIR, MANIFEST, filesystem_for, list_parquet_files, read_manifest
 from lib.data.uri import DatasetURI
@@ -83,14 +83,12 @@ class ArraySource:
 
     def __init__(self, uri: DatasetURI, image_size: int):
         self.uri = uri
-        loader = {"cifar10": self._keras_cifar10, "stl10": self._stl10,
-                  "cifar10c": self._cifar10c}[uri.scheme]
-        arrays = loader(image_size)
-        shape, labels = tuple(arrays.shape), arrays.labels
+        self.arrays = arrays = {"cifar10": self._keras_cifar10, "stl10": self._stl10,
+                                "cifar10c": self._cifar10c}[uri.scheme](image_size)
+        shape, labels, self.class_names = tuple(arrays.shape), arrays.labels, arrays.class_names
         if len(shape) != 4 or shape[-1] != 3 or shape[0] != len(labels):
             raise DataError(f"{uri}: images have shape {shape} for {len(labels)} "
                             "labels; expected (N, H, W, 3)")
-        self.arrays, self.class_names, self.files = arrays, arrays.class_names, arrays.files
         self.labels = np.asarray(labels).reshape(-1).astype(np.int64)
         out_of_range = np.flatnonzero((self.labels < 0) | (self.labels >= len(self.class_names)))
         if len(out_of_range):
@@ -107,8 +105,8 @@ class ArraySource:
         """Nothing left to check: the arrays were checked when opened."""
 
     def fingerprint(self) -> str:
-        stats = [(f, os.path.getsize(f), os.stat(f).st_mtime_ns) for f in self.files]
-        return digest(str(self.uri), stats)
+        stats = [(f, os.path.getsize(f), os.stat(f).st_mtime_ns) for f in self.arrays.files]
+        return hashlib.sha256((repr(str(self.uri)) + repr(stats)).encode()).hexdigest()[:16]
 
     def image_shape(self, indices: np.ndarray) -> tuple[int, int, int]:
         return tuple(self.arrays.shape[1:])

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lib.errors import RaydaptError
+from lib.errors import UsageError
 
 SCHEMES = ("cifar10", "folder", "parquet", "stl10", "cifar10c")
 SPLITS = ("train", "test")
 
 
-class URIError(RaydaptError, ValueError):
+class URIError(UsageError, ValueError):
     """A URI that cannot name a dataset: a usage error (exit 2)."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True)
