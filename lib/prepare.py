@@ -40,8 +40,7 @@ def prepare(config: PrepareConfig) -> dict:
         if not config.overwrite:
             raise
         existing = None  # replaced below, whatever it is
-    if existing is not None and existing.get("inputs_key") == plan.key \
-            and list_parquet_files(fs, root):
+    if existing and existing.get("inputs_key") == plan.key and list_parquet_files(fs, root):
         print(f"{config.out} is up to date ({existing['num_rows']} rows); nothing to do")
         return existing
     used = [i for i in fs.get_file_info(pafs.FileSelector(root, allow_not_found=True))

@@ -58,6 +58,17 @@ class Candidates:
     class_names: tuple[str, ...]
 
 
+class Source:
+    """What every source is once opened: its rows listed (`example_ids`, `labels` and
+    `class_names`, in stable order) and, unless it overrides preflight(), checked."""
+
+    def candidates(self) -> Candidates:
+        return Candidates(self.example_ids, self.labels, self.class_names)
+
+    def preflight(self, indices: np.ndarray) -> None:
+        """Nothing left to check: the input was checked when opened."""
+
+
 def make_table(example_ids, labels, class_names, images: np.ndarray) -> pa.Table:
     return listing(example_ids, labels, class_names).append_column(SCHEMA.field("image"),
                                                                      images_to_column(images))

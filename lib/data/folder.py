@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from lib.data.blocks import in_parts
 from lib.data.classes import canonical_order
-from lib.data.columns import SCHEMA, Candidates, Names, listing
+from lib.data.columns import SCHEMA, Names, Source, listing
 from lib.data.uri import DatasetURI
 from lib.errors import DataError, NoInputError, name_some
 
@@ -29,12 +29,12 @@ SHOWN = 3  # bad files named in the error; the rest are counted
 DECODED = re.compile(r"\d+x\d+( |$)")  # a description of a file that decoded, not a failure
 
 
-class FolderSource:
+class FolderSource(Source):
     """Every image must decode to RGB, all of one size (the size most of them have)."""
 
     def __init__(self, uri: DatasetURI):
         self.uri = uri
-        root = os.path.abspath(uri.path)
+        self.root = root = os.path.abspath(uri.path)
         if not os.path.isdir(root):
             raise NoInputError(f"dataset folder not found: {uri.path}")
         class_dirs = sorted(d for d in os.listdir(root)
@@ -55,13 +55,9 @@ class FolderSource:
         empty = [c for c, n in zip(self.class_names, counts) if not n]
         if empty:
             raise NoInputError(f"empty class folder in {uri.path}: {name_some(empty)} (no PNG/JPEG files)")
-        self.root = root
         self._checked = None  # (selection, decoded Dataset, shape) once preflight() has run
         self.example_ids = Names(pa.concat_arrays(ids, memory_pool=pool))
         self.labels = np.repeat(np.arange(len(counts), dtype=np.int16), counts)
-
-    def candidates(self):
-        return Candidates(self.example_ids, self.labels, self.class_names)
 
     def fingerprint(self) -> str:
         """The files' names, sizes and times, hashed as they are listed: no list of them
@@ -160,17 +156,16 @@ def tally(block: pa.Table) -> pa.Table:
 def check_tallies(tallies: list[dict], uri: DatasetURI) -> tuple[int, int, int]:
     """Every image decodes, is RGB, and has the size most of them have; else DataError
     naming the first bad files in listing order and counting them all."""
-    counts, first = Counter(), {}
+    counts, found = Counter(), []  # found: (position, example id, description)
     for row in tallies:
         counts[row["described"]] += row["count"]
-        first.setdefault(row["described"], []).extend(zip(row["positions"], row["example_ids"]))
+        found += [(p, i, row["described"]) for p, i in zip(row["positions"], row["example_ids"])]
     shapes = Counter({d: n for d, n in counts.items() if d.endswith(" RGB")})
     if not shapes:
-        position, example_id, description = min((p, i, d) for d, seen in first.items()
-                                                for p, i in seen)
+        _, example_id, description = min(found)
         raise DataError(f"{uri}: no RGB image decodes, e.g. {example_id}: {description}")
     expected = shapes.most_common(1)[0][0]
-    bad = sorted((p, i, d) for d, seen in first.items() if d != expected for p, i in seen)
+    bad = sorted(f for f in found if f[2] != expected)
     if bad:
         total = sum(n for d, n in counts.items() if d != expected)
         named = [f"{i}: {d}" + (f", expected {expected}" if DECODED.match(d) else "")

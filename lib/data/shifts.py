@@ -92,17 +92,14 @@ def impulse_noise(x, severity, rngs):
     return _to_uint8(np.where(hit, salt.astype(x.dtype), x))
 
 
-def _gaussian_1d(size: int, sigma: float) -> np.ndarray:
-    taps = np.exp(-((np.arange(size) - size // 2) ** 2) / (2 * sigma**2))
-    return taps / taps.sum()
-
-
 def _disk(radius: float, alias_blur: float) -> np.ndarray:
     grid = np.arange(-8, 9)
     xx, yy = np.meshgrid(grid, grid)
     disk = ((xx**2 + yy**2) <= radius**2).astype(np.float64)
     disk /= disk.sum()
-    g = _gaussian_1d(3, alias_blur)  # cv2.GaussianBlur(ksize=(3, 3), sigmaX=alias_blur)
+    # cv2.GaussianBlur(ksize=(3, 3), sigmaX=alias_blur)
+    g = np.exp(-((np.arange(3) - 1) ** 2) / (2 * alias_blur**2))
+    g /= g.sum()
     disk = _filter(disk[None, :, :, None], np.outer(g, g))[0, :, :, 0]
     rows, cols = np.nonzero(disk > 1e-12)
     return disk[rows.min():rows.max() + 1, cols.min():cols.max() + 1]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pyarrow as pa
@@ -19,7 +20,7 @@ import pyarrow.parquet as pq
 
 from lib.data.blocks import in_parts
 from lib.data.classes import CIFAR10_CLASSES, STL10_TO_CIFAR10, canonical_order
-from lib.data.columns import SCHEMA, Candidates, images_to_column, listing, make_table
+from lib.data.columns import SCHEMA, Source, images_to_column, listing, make_table
 from lib.data.folder import FolderSource
 from lib.data.layout import DATA_DIR, MANIFEST, filesystem_for, list_parquet_files, read_manifest
 from lib.data.uri import DatasetURI
@@ -47,36 +48,24 @@ class Arrays:
     rows: np.ndarray | None = None
 
 
-@dataclass(frozen=True)
-class NpyRows:
+def npy_rows(path: str, rows: np.ndarray) -> np.ndarray:
     """Rows of a .npy file (CIFAR-10-C), memory-mapped where they are read."""
-
-    path: str
-
-    def __call__(self, rows: np.ndarray) -> np.ndarray:
-        return np.asarray(np.load(self.path, mmap_mode="r")[rows])
+    return np.asarray(np.load(path, mmap_mode="r")[rows])
 
 
-@dataclass(frozen=True)
-class Stl10Rows:
+def stl10_rows(path: str, image_size: int, rows: np.ndarray) -> np.ndarray:
     """Rows of an STL-10 release file (each image column-major, channel by channel),
     memory-mapped where they are read and resized to `image_size`."""
+    from PIL import Image
 
-    path: str
-    image_size: int
-
-    def __call__(self, rows: np.ndarray) -> np.ndarray:
-        from PIL import Image
-
-        images = np.memmap(self.path, np.uint8, "r").reshape(-1, 3, 96, 96)[rows]
-        images = images.transpose(0, 3, 2, 1)
-        if self.image_size == 96:
-            return np.ascontiguousarray(images)
-        return np.stack([np.asarray(Image.fromarray(im).resize(
-            (self.image_size, self.image_size), Image.BICUBIC)) for im in images])
+    images = np.memmap(path, np.uint8, "r").reshape(-1, 3, 96, 96)[rows].transpose(0, 3, 2, 1)
+    if image_size == 96:
+        return np.ascontiguousarray(images)
+    return np.stack([np.asarray(Image.fromarray(im).resize((image_size, image_size), Image.BICUBIC))
+                     for im in images])
 
 
-class ArraySource:
+class ArraySource(Source):
     """Sources shipped as arrays: Keras CIFAR-10 (in memory, as Keras loads it), STL-10
     binaries and CIFAR-10-C .npy files (only their shape and labels on the driver: Ray
     Data tasks read the chosen rows from the files in chunks)."""
@@ -97,12 +86,6 @@ class ArraySource:
         tag = (f"{uri.corruption}@{uri.severity}" if uri.scheme == "cifar10c"
                else uri.split or "train")
         self.example_ids = tuple(f"{tag}/{i:06d}" for i in range(len(self.labels)))
-
-    def candidates(self) -> Candidates:
-        return Candidates(self.example_ids, self.labels, self.class_names)
-
-    def preflight(self, indices: np.ndarray) -> None:
-        """Nothing left to check: the arrays were checked when opened."""
 
     def fingerprint(self) -> str:
         stats = [(f, os.path.getsize(f), os.stat(f).st_mtime_ns) for f in self.arrays.files]
@@ -160,7 +143,7 @@ class ArraySource:
         class_names = canonical_order(c for c in STL10_TO_CIFAR10 if c)
         labels = np.array([class_names.index(STL10_TO_CIFAR10[y]) for y in stl_labels[kept]])
         return Arrays((len(kept), image_size, image_size, 3), labels, class_names,
-                      [x_path, y_path], reader=Stl10Rows(x_path, image_size), rows=kept)
+                      [x_path, y_path], reader=partial(stl10_rows, x_path, image_size), rows=kept)
 
     def _cifar10c(self, image_size):
         x_path = os.path.join(self.uri.path, f"{self.uri.corruption}.npy")
@@ -174,7 +157,7 @@ class ArraySource:
                             "five equal severity blocks")
         start = (self.uri.severity - 1) * per_severity
         return Arrays((per_severity, *images.shape[1:]), np.asarray(labels[start:start + per_severity]),
-                      CIFAR10_CLASSES, [x_path, y_path], reader=NpyRows(x_path),
+                      CIFAR10_CLASSES, [x_path, y_path], reader=partial(npy_rows, x_path),
                       rows=start + np.arange(per_severity))
 
 
@@ -184,7 +167,7 @@ def read_rows(batch: pa.Table, reader) -> pa.Table:
     return batch.drop_columns(["row"]).append_column("image", images_to_column(images))
 
 
-class ParquetSource:
+class ParquetSource(Source):
     """The output of `raydapt prepare`: manifest.json plus data/*.parquet."""
 
     def __init__(self, uri: DatasetURI):
@@ -216,12 +199,6 @@ class ParquetSource:
         if len(bad):
             raise DataError(f"{uri}: label out of range 0-{len(self.class_names) - 1} for "
                             f"{name_some([self.example_ids[i] for i in bad])}")
-
-    def candidates(self) -> Candidates:
-        return Candidates(self.example_ids, self.labels, self.class_names)
-
-    def preflight(self, indices: np.ndarray) -> None:
-        """Nothing left to check: files, schemas and labels were checked when opened."""
 
     def fingerprint(self) -> str:
         return self.manifest["content_checksum"]
