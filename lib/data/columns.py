@@ -81,8 +81,7 @@ def listing(example_ids, labels, class_names) -> pa.Table:
     if not isinstance(example_ids, pa.Array):
         example_ids = pa.array(list(example_ids), pa.string())
     names = pa.DictionaryArray.from_arrays(pa.array(labels), pa.array(class_names, pa.string()))
-    return pa.Table.from_arrays([example_ids, pa.array(labels, pa.int16()),
-                                 names.cast(pa.string())],
+    return pa.Table.from_arrays([example_ids, pa.array(labels, pa.int16()), names.cast(pa.string())],
                                 schema=pa.schema(list(SCHEMA)[:3]))
 
 

@@ -108,8 +108,7 @@ def decode_file(path: str) -> tuple[np.ndarray | None, str]:
             return None, "empty file"
         with Image.open(path) as im:
             im.load()
-            pixels = np.asarray(im)
-            return pixels, f"{im.width}x{im.height} {im.mode}"
+            return np.asarray(im), f"{im.width}x{im.height} {im.mode}"
     except FileNotFoundError:
         import socket
 

@@ -32,8 +32,8 @@ class ShiftError(UsageError, ValueError):
 
 
 def _rngs(ids, seed: int) -> list[np.random.Generator]:
-    return [np.random.default_rng([seed, int.from_bytes(hashlib.sha256(i.encode()).digest()[:8],
-                                                        "little")]) for i in ids]
+    keys = (int.from_bytes(hashlib.sha256(i.encode()).digest()[:8], "little") for i in ids)
+    return [np.random.default_rng([seed, key]) for key in keys]
 
 
 def _to_uint8(x: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ from functools import partial
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
@@ -35,9 +36,8 @@ def _require_file(path: str, what: str) -> None:
 @dataclass(frozen=True)
 class Arrays:
     """What a loader found: the images' (N, H, W, C) shape, labels, class names, the files
-    read; and either the images in memory or a picklable `reader(rows)` that a Ray Data
-    task calls to read rows of the file itself, with `rows` mapping the source's index
-    to the file's row."""
+    read; and the images in memory, or a picklable `reader(rows)` that a Ray Data task
+    calls to read the file itself, `rows` giving the file's row of each of the source's."""
 
     shape: tuple[int, ...]
     labels: np.ndarray
@@ -217,8 +217,6 @@ class ParquetSource(Source):
 
 
 def _keep_ids(batch: pa.Table, wanted: pa.Array) -> pa.Table:
-    import pyarrow.compute as pc
-
     return batch.filter(pc.is_in(batch.column("example_id"), value_set=wanted))
 
 
