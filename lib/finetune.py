@@ -5,8 +5,6 @@ label loss on the source, judged by validation accuracy."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from lib.config import FinetuneConfig
 from lib.data.classes import check_same_classes, parse_class_list
 from lib.data.images import plan_images
@@ -65,6 +63,9 @@ class Classifier:
     def learning_rate(self) -> float:
         return self.rate
 
+    def judge(self, plan, data) -> Validation:
+        return Validation(plan, self, data)
+
 
 class Validation:
     """The judge: accuracy on the validation split."""
@@ -98,17 +99,6 @@ class Validation:
         return verdict
 
 
-@dataclass(frozen=True)
-class Finetuning:
-    """The finetune job's task: what its workers build (lib/train/worker.py)."""
-
-    def learner(self, plan, strategy, local_replicas: int) -> Classifier:
-        return Classifier(plan, strategy, local_replicas)
-
-    def judge(self, plan, learner, data) -> Validation:
-        return Validation(plan, learner, data)
-
-
 def preflight(config: FinetuneConfig):
     """What can be wrong with the input and needs no pixels fails here, before Ray
     starts; the images are checked as Ray starts (the session's check)."""
@@ -127,7 +117,7 @@ def preflight(config: FinetuneConfig):
     cache = None if optim.augment else plan_feature_cache(
         model_cfg, sel.image_size, optim.precision, config.run.storage, config.scaling.workers)
     return config, Setup(
-        task=Finetuning(), method="finetune", reads_target_labels=False,
+        learner=Classifier, method="finetune", reads_target_labels=False,
         header=f"finetune {config.run.run_name}: {source.num_rows:,} training images, "
                f"trainable {model_cfg.trainable}, {optim.epochs} epochs"
                + (f"; val {val.num_rows:,}" if val is not None else ""),

@@ -1,14 +1,15 @@
 """`raydapt adapt`: domain adaptation of a VGG16 backbone, one method per run: a training
-session (lib/train/session.py) whose task is lib/adapt/session.Adaptation."""
+session (lib/train/session.py) whose learner is lib/adapt/session.MethodLearner."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
 from lib.adapt.data import plan_inputs, worker_inputs
 from lib.adapt.methods import canonical_options, get_method
 from lib.adapt.selection import KEPT_BY, select_epochs
-from lib.adapt.session import Adaptation
+from lib.adapt.session import MethodLearner
 from lib.config import AdaptConfig
 from lib.errors import UsageError
 from lib.models import parse_trainable, weights_identity
@@ -41,7 +42,7 @@ def preflight(config: AdaptConfig):
     shift = f" ({config.target_shift})" if config.target_shift else ""
     evaluated = inputs.evaluated()
     return config, Setup(
-        task=Adaptation(method), method=method.name,
+        learner=partial(MethodLearner, method=method), method=method.name,
         reads_target_labels=method.reads_target_labels,
         header=f"adapt {config.run.run_name}: {method.name}, {inputs.source.num_rows:,} source + "
                f"{inputs.target.num_rows:,} target images{shift}, {optim.epochs} epochs; "

@@ -4,8 +4,6 @@ splits and the label-free selection criteria after every epoch."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from lib.adapt.data import SAMPLES
 from lib.train.worker import Verdict
 
@@ -17,7 +15,7 @@ class MethodLearner:
     steps_per_call = 1
     remedy = "lower --learning-rate or the method's weights (--method-opt)"
 
-    def __init__(self, plan, method, strategy, local_replicas: int):
+    def __init__(self, plan, strategy, local_replicas: int, method):
         from lib.adapt.networks import NetworkPlan, Networks
         from lib.adapt.schedules import annealed_rate
         from lib.adapt.step import make_adapt_step, make_optimizers
@@ -57,6 +55,9 @@ class MethodLearner:
     def learning_rate(self) -> float:
         return float(self.optimizers[0].learning_rate.numpy())
 
+    def judge(self, plan, data) -> SelectionJudge:
+        return SelectionJudge(plan, self, data)
+
 
 class SelectionJudge:
     """Rank 0's judge: lib/adapt/judge.EpochJudge over the training samples and the
@@ -95,16 +96,3 @@ class SelectionJudge:
             tables["embeddings"] = verdict.embeddings
         return Verdict(columns=verdict.criteria, tables=tables, reported=verdict.criteria
                        | {f"{name}_accuracy": a for name, a in accuracies.items()} | kept_by)
-
-
-@dataclass(frozen=True)
-class Adaptation:
-    """The adapt job's task: the method (its Options included) the workers train."""
-
-    method: object  # a lib/adapt/method.Method
-
-    def learner(self, plan, strategy, local_replicas: int) -> MethodLearner:
-        return MethodLearner(plan, self.method, strategy, local_replicas)
-
-    def judge(self, plan, learner, data) -> SelectionJudge:
-        return SelectionJudge(plan, learner, data)

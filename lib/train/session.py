@@ -4,8 +4,8 @@ and Ray, check resources and input, load what the workers read, run the one work
 (lib/train/worker.py) under Ray Train, and record how it ended.
 
 What differs between jobs comes in a `Setup` from the job's own preflight: its inputs,
-its header line, and its `task` (the object the workers build the learner and the judge
-from; lib/finetune.py, lib/adapt/job.py).
+its header line, and its `learner` (what the workers build: lib/finetune.Classifier,
+lib/adapt/session.MethodLearner), which also makes rank 0's judge.
 """
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ from lib.train.rundir import (
 @dataclass(frozen=True)
 class Plan:
     """What a run's workers get: the job's config as the user set it (after --resume and
-    defaults), the job's task, and what the driver derived from the config and the data."""
+    defaults), the job's learner, and what the driver derived from the config and data."""
 
     config: object                  # the job's config (lib/config.py)
-    task: object                    # builds the learner and the judge in the workers
+    learner: object                 # (plan, strategy, local replicas) -> the learner
     identity: RunIdentity
     image_shape: tuple[int, int, int]
     feature_shape: tuple[int, ...] | None  # set: inputs are cached frozen-block outputs
@@ -53,7 +53,7 @@ class Plan:
 class Setup:
     """What a job's preflight hands the session."""
 
-    task: object
+    learner: object
     method: str                     # the runs' `method` column
     reads_target_labels: bool
     header: str                     # the console's first line
@@ -91,7 +91,8 @@ def train_and_evaluate(config, job: str, preflight: Callable):
             read, shape, feature_shape = setup.load()
             datasets, features = by_path(read)
         rows = min(setup.plans[name].num_rows for name in setup.domains) // scaling.workers
-        plan = Plan(config=config, task=setup.task, identity=identity, image_shape=tuple(shape),
+        plan = Plan(config=config, learner=setup.learner, identity=identity,
+                    image_shape=tuple(shape),
                     feature_shape=feature_shape, init_from=init_from,
                     steps_per_epoch=rows // (optim.batch_size * local_replicas(scaling)),
                     class_names=tuple(setup.plans["source"].class_names),

@@ -1,14 +1,15 @@
 """The one training loop every Ray Train worker runs, for every job, top to bottom.
 
-Start the strategy, let the job's task build its learner (networks, optimizers, compiled
-step) under it, resume from Ray Train's checkpoint if there is one, then per epoch: step
+Start the strategy, build the job's learner (networks, optimizers, compiled step) under
+it, resume from Ray Train's checkpoint if there is one, then per epoch: step
 through this worker's shards, sum the epoch's terms over all workers once, and on rank 0
-let the task's judge score the model, write the metrics and report a checkpoint. Every
+let the learner's judge score the model, write the metrics and report a checkpoint. Every
 worker reports (Ray Train's barrier); only rank 0 does I/O.
 
 A learner has: `model` and `optimizers` (what a checkpoint holds), `name`, `domains` (the
 training datasets a step reads together), `steps_per_call`, `step(batch, progress)` ->
-({term: (sum, count)} on this worker, images fed) and `learning_rate()`. A judge has
+({term: (sum, count)} on this worker, images fed), `learning_rate()` and
+`judge(plan, data)`, rank 0's judge of it. A judge has
 `phase` (its name in the run's phases), `start()` -> {table: rows} before the first epoch
 and `judge(epoch)` -> Verdict.
 """
@@ -174,7 +175,7 @@ def session_worker(config: dict) -> None:
     plan = config["plan"]
     strategy, local_replicas, rank = start_worker(plan.config)
     with strategy.scope():
-        learner = plan.task.learner(plan, strategy, local_replicas)
+        learner = plan.learner(plan, strategy, local_replicas)
     start_epoch = 0
     resume_from = ray.train.get_checkpoint()
     if resume_from is not None:
@@ -190,7 +191,7 @@ def session_worker(config: dict) -> None:
     phases = Phases()
     if rank == 0:
         store = MetricsStore(plan.identity.storage, plan.identity.run)
-        judge = plan.task.judge(plan, learner, data)
+        judge = learner.judge(plan, data)
     phases.add("worker set-up (TensorFlow, networks, data into memory)",
                time.perf_counter() - entered)
     if rank == 0 and start_epoch == 0:  # where the model starts from, before any step
