@@ -21,7 +21,7 @@ from lib.data.layout import commit_dataset, filesystem_for, list_parquet_files, 
 from lib.data.shifts import parse_shift
 from lib.data.uri import parse_uri
 from lib.errors import DataError, NoInputError, OutputError
-from lib.runtime import init_ray
+from lib.runtime import ray_up
 
 SCHEMA_VERSION = 1
 
@@ -56,15 +56,9 @@ def prepare(config: PrepareConfig) -> dict:
             console.line(f"prepare: {plan.num_rows:,} images of {len(plan.class_names)} classes "
                          f"from {config.source}{shift} -> {config.out}; Ray's output in {log}")
             started = time.perf_counter()
-            connected = init_ray()
-            try:
+            with ray_up():
                 plan.preflight()  # folder images are decoded and checked in Ray Data tasks
                 manifest, num_files = _write(plan, config, fs, root)
-            finally:
-                if connected:
-                    import ray
-
-                    ray.shutdown()
             shape = manifest["image_shape"]
             console.line(f"wrote {plan.num_rows:,} rows of {shape[0]}x{shape[1]}x{shape[2]} "
                          f"images in {num_files} file(s) in "
