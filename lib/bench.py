@@ -154,7 +154,7 @@ def bench_worker(config: dict) -> None:
 
     from lib.data.feed import epoch_batches
     from lib.models import ModelPlan, build_model
-    from lib.train.steps import local_sum, make_train_step
+    from lib.train.steps import make_train_steps
     from lib.train.strategy import configure_devices, distribute_batch, make_strategy
 
     configure_devices(1, config["threads"])
@@ -167,19 +167,20 @@ def bench_worker(config: dict) -> None:
         optimizer = keras.optimizers.Adam(1e-4)
         optimizer.build(model.trainable_variables)
     local_batch = config["batch"] // strategy.num_replicas_in_sync
-    step = make_train_step(strategy, model, optimizer, config["batch"])
+    step = make_train_steps(strategy, model, optimizer, config["batch"])  # a stack of one
     warmup = 2  # the first steps trace and compile
     fed_times, first = [], None
     # One whole epoch through the feed (stopping a split epoch half way would stall it).
     for i, batch in enumerate(epoch_batches(ray.train.get_dataset_shard("source"),
                                             local_batch, shuffle_seed=0)):
         start = time.perf_counter()
-        local_sum(strategy, step(distribute_batch(strategy, (batch["x"], batch["label"]), 1))[0])
+        float(step(distribute_batch(strategy, (batch["x"][None], batch["label"][None]), 1,
+                                    axis=1), 1)[0])
         fed_times.append(time.perf_counter() - start if i >= warmup else 0.0)
         first = first or batch
     steps = len(fed_times) - warmup
-    fixed = distribute_batch(strategy, (first["x"], first["label"]), 1)
-    in_memory = _timed(lambda: [local_sum(strategy, step(fixed)[0]) for _ in range(steps)])
+    fixed = distribute_batch(strategy, (first["x"][None], first["label"][None]), 1, axis=1)
+    in_memory = _timed(lambda: [float(step(fixed, 1)[0]) for _ in range(steps)])
     if ray.train.get_context().get_world_rank() == 0:
         with open(config["out"], "w") as f:
             json.dump({"in_memory": in_memory, "with_feed": sum(fed_times),

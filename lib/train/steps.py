@@ -5,17 +5,20 @@ from __future__ import annotations
 import numpy as np
 
 
-def make_replica_step(model, optimizer, global_batch: int, augment: bool):
-    """One replica's step. The loss is averaged over the *global* batch
-    (compute_average_loss), so summing gradients across replicas gives the gradient of the
-    global mean: N workers step exactly like one worker with N x batch. `augment`: flip
-    and shift the images first (lib/train/augment.py). Returns (loss sum, correct count)."""
+def make_train_steps(strategy, model, optimizer, global_batch: int, augment: bool = False):
+    """A tf.function running `count` consecutive steps per call, on batches stacked as
+    (steps, batch, ...) and split over replicas along the batch axis (a stack of one for
+    one step). Returns this worker's (loss sum, correct count) over them. The loss is
+    averaged over the *global* batch (compute_average_loss), so summing gradients across
+    replicas gives the gradient of the global mean: N workers step exactly like one worker
+    with N x batch. `augment`: flip and shift the images first (lib/train/augment.py)."""
     import keras
     import tensorflow as tf
 
     from lib.train.augment import flip_and_shift
 
-    def replica_step(x, y):
+    def replica_step(xs, ys, i):
+        x, y = xs[i], ys[i]
         if augment:
             x = flip_and_shift(x)
         with tf.GradientTape() as tape:
@@ -28,35 +31,6 @@ def make_replica_step(model, optimizer, global_batch: int, augment: bool):
                                         tf.float32))
         return tf.reduce_sum(per_example), correct
 
-    return replica_step
-
-
-def make_train_step(strategy, model, optimizer, global_batch: int, augment: bool = False):
-    """A tf.function running one step on every replica: per-replica (loss sum, correct
-    count), reduced by the caller."""
-    import tensorflow as tf
-
-    replica_step = make_replica_step(model, optimizer, global_batch, augment)
-
-    @tf.function
-    def step(batch):
-        return strategy.run(replica_step, args=batch)
-
-    return step
-
-
-def make_train_steps(strategy, model, optimizer, global_batch: int, augment: bool = False):
-    """A tf.function running `count` consecutive steps per call, on batches stacked as
-    (steps, batch, ...) and split over replicas along the batch axis. Returns this worker's
-    (loss sum, correct count) over them. For small steps (a head on cached features), where
-    the cost of a call is a large part of the step's."""
-    import tensorflow as tf
-
-    replica_step = make_replica_step(model, optimizer, global_batch, augment)
-
-    def replica_step_at(xs, ys, i):
-        return replica_step(xs[i], ys[i])
-
     def local_total(per_replica):
         return tf.add_n(list(strategy.experimental_local_results(per_replica)))
 
@@ -65,7 +39,7 @@ def make_train_steps(strategy, model, optimizer, global_batch: int, augment: boo
         xs, ys = stacked
         loss_sum, correct = tf.constant(0.0), tf.constant(0.0)
         for i in tf.range(count):
-            result = strategy.run(replica_step_at, args=(xs, ys, i))
+            result = strategy.run(replica_step, args=(xs, ys, i))
             loss_sum += local_total(result[0])
             correct += local_total(result[1])
         return loss_sum, correct
@@ -78,9 +52,13 @@ def local_sum(strategy, per_replica) -> float:
     return float(sum(np.asarray(v) for v in strategy.experimental_local_results(per_replica)))
 
 
-def global_sum(strategy, values: list[float], local_replicas: int) -> list[float]:
-    """One collective at the end of an epoch: sum these numbers over all workers."""
+def epoch_totals(strategy, local: dict, local_replicas: int) -> dict[str, tuple[float, float]]:
+    """{term: (sum, count)} over every worker from this worker's {term: [sum, count]}: one
+    collective at the end of an epoch."""
     import tensorflow as tf
+
+    keys = sorted(local)
+    values = [v for k in keys for v in local[k]]
 
     def value(ctx):
         # Each worker's total enters once, through its first local replica.
@@ -88,7 +66,8 @@ def global_sum(strategy, values: list[float], local_replicas: int) -> list[float
         return tf.constant(values if first else [0.0] * len(values), tf.float64)
 
     per_replica = strategy.experimental_distribute_values_from_function(value)
-    return strategy.reduce("SUM", per_replica, axis=None).numpy().tolist()
+    flat = strategy.reduce("SUM", per_replica, axis=None).numpy().tolist()
+    return {k: (flat[2 * i], flat[2 * i + 1]) for i, k in enumerate(keys)}
 
 
 def make_predict(model):

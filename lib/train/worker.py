@@ -121,16 +121,6 @@ def _dataset_shard(name: str):
     return ray.train.get_dataset_shard(name)
 
 
-def epoch_totals(strategy, local: dict, local_replicas: int) -> dict[str, tuple[float, float]]:
-    """{term: (sum, count)} over every worker from this worker's {term: [sum, count]}, in
-    one collective."""
-    from lib.train.steps import global_sum
-
-    keys = sorted(local)
-    flat = global_sum(strategy, [v for k in keys for v in local[k]], local_replicas)
-    return {k: (flat[2 * i], flat[2 * i + 1]) for i, k in enumerate(keys)}
-
-
 def train_epoch(plan, learner, data: WorkerData, epoch: int, seed: int, progress_bar):
     """Step through one epoch: ({term: [sum, count]} on this worker, images fed, the
     first step whose terms were not finite or -1)."""
@@ -140,12 +130,10 @@ def train_epoch(plan, learner, data: WorkerData, epoch: int, seed: int, progress
     for batch in data.epoch(seed, learner.steps_per_call):
         progress = (epoch * plan.steps_per_epoch + steps) / max(total_steps, 1)
         terms, fed = learner.step(batch, progress)
-        finite = True
         for name, (total, count) in terms.items():
             sums[name][0] += total
             sums[name][1] += count
-            finite = finite and math.isfinite(total)
-        if first_bad_step < 0 and not finite:
+        if first_bad_step < 0 and not all(math.isfinite(total) for total, _ in terms.values()):
             first_bad_step = steps
         images += fed
         first = batch[learner.domains[0]]["x"]
@@ -171,6 +159,7 @@ def session_worker(config: dict) -> None:
 
     from lib.metrics.store import MetricsStore
     from lib.train import checkpoint
+    from lib.train.steps import epoch_totals
 
     plan = config["plan"]
     strategy, local_replicas, rank = start_worker(plan.config)

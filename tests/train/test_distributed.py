@@ -16,7 +16,7 @@ def worker(config):
     import tensorflow as tf
 
     from lib.models import ModelPlan, build_model
-    from lib.train.steps import make_train_step, make_train_steps
+    from lib.train.steps import make_train_steps
     from lib.train.strategy import configure_devices, distribute_batch, make_strategy
 
     m = config["cpu_devices"]
@@ -38,14 +38,14 @@ def worker(config):
     x, y = config["x"], config["y"]
     batches = [slice(k * GLOBAL_BATCH + rank * local, k * GLOBAL_BATCH + (rank + 1) * local)
                for k in range(config["steps"])]
+    steps = make_train_steps(strategy, model, optimizer, GLOBAL_BATCH)
     if config["stacked"]:  # all steps in one call, as the loop runs cached features
-        steps = make_train_steps(strategy, model, optimizer, GLOBAL_BATCH)
         stack = (np.stack([x[rows] for rows in batches]), np.stack([y[rows] for rows in batches]))
         steps(distribute_batch(strategy, stack, m, axis=1), tf.constant(len(batches)))
-    else:
-        step = make_train_step(strategy, model, optimizer, GLOBAL_BATCH)
+    else:  # a stack of one per call
         for rows in batches:
-            step(distribute_batch(strategy, (x[rows], y[rows]), m))
+            steps(distribute_batch(strategy, (x[rows][None], y[rows][None]), m, axis=1),
+                  tf.constant(1))
     np.savez(f"{config['out']}/rank{rank}.npz", *model.get_weights())
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lib.train.steps import make_train_step
+from lib.train.steps import make_train_steps
 
 
 def losses(augment: bool, repeats: int) -> list[float]:
@@ -14,10 +14,10 @@ def losses(augment: bool, repeats: int) -> list[float]:
                               keras.layers.Dense(4)])
     optimizer = keras.optimizers.SGD(0.0)  # the weights stay put: only the inputs can vary
     optimizer.build(model.trainable_variables)
-    step = make_train_step(tf.distribute.get_strategy(), model, optimizer, 16, augment)
-    x = tf.constant(np.random.default_rng(1).normal(size=(16, 8, 8, 3)), tf.float32)
-    y = tf.constant(np.arange(16) % 4, tf.int32)
-    return [float(step((x, y))[0]) for _ in range(repeats)]
+    steps = make_train_steps(tf.distribute.get_strategy(), model, optimizer, 16, augment)
+    x = tf.constant(np.random.default_rng(1).normal(size=(1, 16, 8, 8, 3)), tf.float32)
+    y = tf.constant(np.arange(16)[None] % 4, tf.int32)
+    return [float(steps((x, y), tf.constant(1))[0]) for _ in range(repeats)]
 
 
 def test_augment_feeds_each_step_new_views_of_the_batch():
@@ -28,9 +28,7 @@ def test_augment_feeds_each_step_new_views_of_the_batch():
 
 
 def test_stacked_steps_match_one_call_per_step():
-    """make_train_steps runs the steps make_train_step runs, one call for several."""
-    from lib.train.steps import make_train_steps
-
+    """make_train_steps runs the same steps stacked several to a call as one to a call."""
     rng = np.random.default_rng(2)
     xs = rng.normal(size=(5, 16, 8, 8, 3)).astype(np.float32)
     ys = (rng.integers(0, 4, size=(5, 16))).astype(np.int32)
@@ -49,8 +47,9 @@ def test_stacked_steps_match_one_call_per_step():
             rest = steps((tf.constant(xs[3:]), tf.constant(ys[3:])), tf.constant(2))
             sums = [float(first[0]) + float(rest[0]), float(first[1]) + float(rest[1])]
         else:
-            step = make_train_step(strategy, model, optimizer, 16)
-            outs = [step((tf.constant(x), tf.constant(y))) for x, y in zip(xs, ys)]
+            step = make_train_steps(strategy, model, optimizer, 16)
+            outs = [step((tf.constant(x[None]), tf.constant(y[None])), tf.constant(1))
+                    for x, y in zip(xs, ys)]
             sums = [sum(float(o[0]) for o in outs), sum(float(o[1]) for o in outs)]
         results[stacked] = (sums, model.get_weights())
     np.testing.assert_allclose(results[True][0], results[False][0], rtol=1e-5)
