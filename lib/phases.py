@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import time
 
-from lib.data.layout import filesystem_for, read_json_if_any, write_json
+from lib.train.rundir import read_run_json, write_run_json
 
 WORKER_FILE = "worker-phases.json"
 RAY_TRAIN = "Ray Train (worker start, data split, reports)"
@@ -44,15 +44,9 @@ class Phases:
 
 
 def write_worker_phases(storage: str, run: str, seconds: dict[str, float]) -> None:
-    fs, root = filesystem_for(storage)
-    write_json(fs, f"{root}/{run}/logs/{WORKER_FILE}", seconds)
+    write_run_json(storage, run, f"logs/{WORKER_FILE}", seconds)
 
 
 def take_worker_phases(storage: str, run: str) -> dict[str, float]:
     """Rank 0's phases of the attempt that finished (none if it did not get that far)."""
-    fs, root = filesystem_for(storage)
-    path = f"{root}/{run}/logs/{WORKER_FILE}"
-    seconds = read_json_if_any(fs, path)
-    if seconds is not None:
-        fs.delete_file(path)
-    return seconds or {}
+    return read_run_json(storage, run, f"logs/{WORKER_FILE}", take=True) or {}

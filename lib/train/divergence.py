@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 
-from lib.data.layout import filesystem_for, read_json_if_any, write_json
+from lib.train.rundir import read_run_json, write_run_json
 
 FILE = "diverged.json"
 
@@ -31,8 +31,7 @@ def stops_on_divergence(worker):
         except Diverged as e:
             if ray.train.get_context().get_world_rank() == 0:
                 identity = config["plan"].identity
-                fs, root = filesystem_for(identity.storage)
-                write_json(fs, f"{root}/{identity.run}/{FILE}", {"reason": str(e)})
+                write_run_json(identity.storage, identity.run, FILE, {"reason": str(e)})
 
     return run
 
@@ -40,9 +39,5 @@ def stops_on_divergence(worker):
 def take_reason(storage: str, run: str) -> str | None:
     """The reason a run's workers stopped on, if they did; the file is removed, so a
     --resume with a lower rate starts clean."""
-    fs, root = filesystem_for(storage)
-    found = read_json_if_any(fs, f"{root}/{run}/{FILE}")
-    if found is None:
-        return None
-    fs.delete_file(f"{root}/{run}/{FILE}")
-    return found["reason"]
+    found = read_run_json(storage, run, FILE, take=True)
+    return None if found is None else found["reason"]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import time
 
-from lib.data.layout import filesystem_for, read_json_if_any, write_json
+from lib.data.layout import filesystem_for, write_json
+from lib.train.rundir import read_run_json
 
 FILE = "progress.json"
 
@@ -36,5 +37,4 @@ class StepProgress:
 
 
 def read_progress(storage: str, run: str) -> dict | None:
-    fs, root = filesystem_for(storage)
-    return read_json_if_any(fs, f"{root}/{run}/logs/{FILE}")
+    return read_run_json(storage, run, f"logs/{FILE}")

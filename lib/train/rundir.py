@@ -9,6 +9,9 @@ import os
 import re
 from dataclasses import asdict, dataclass, replace
 
+import pyarrow.fs as pafs
+
+from lib.data.layout import filesystem_for, read_json, read_json_if_any, write_json
 from lib.errors import NoInputError, OutputError
 
 
@@ -66,8 +69,6 @@ def init_from_checkpoint(storage: str, run: str) -> str:
 def save_config(storage: str, run: str, config) -> None:
     """The run's first write, before Ray starts: storage that is read-only, full or not
     ours fails here, once, instead of in every worker after training began."""
-    from lib.data.layout import filesystem_for
-
     fs, root = filesystem_for(storage)
     try:
         fs.create_dir(f"{root}/{run}", recursive=True)
@@ -79,10 +80,6 @@ def save_config(storage: str, run: str, config) -> None:
 
 
 def storage_exists(storage: str) -> bool:
-    import pyarrow.fs as pafs
-
-    from lib.data.layout import filesystem_for
-
     fs, root = filesystem_for(storage)
     return fs.get_file_info(root).type != pafs.FileType.NotFound
 
@@ -91,20 +88,31 @@ def forget_run(storage: str, run: str, with_storage: bool = False) -> None:
     """Remove a new run's directory (its config and log so far), and with `with_storage`
     the storage directory too if nothing else is in it (the run created it; another run
     may have written there since)."""
-    import pyarrow.fs as pafs
-
-    from lib.data.layout import filesystem_for
-
     fs, root = filesystem_for(storage)
     fs.delete_dir(f"{root}/{run}")
     if with_storage and not fs.get_file_info(pafs.FileSelector(root)):
         fs.delete_dir(root)
 
 
+def write_run_json(storage: str, run: str, name: str, data: dict) -> None:
+    """`<run>/<name>`, by rename: a reader sees the old file or the new one."""
+    fs, root = filesystem_for(storage)
+    write_json(fs, f"{root}/{run}/{name}", data)
+
+
+def read_run_json(storage: str, run: str, name: str, take: bool = False) -> dict | None:
+    """`<run>/<name>`, None when there is none. `take`: removed once read, for what the
+    workers leave the driver (a --resume starts clean)."""
+    fs, root = filesystem_for(storage)
+    found = read_json_if_any(fs, f"{root}/{run}/{name}")
+    if take and found is not None:
+        fs.delete_file(f"{root}/{run}/{name}")
+    return found
+
+
 def os_reason(error: OSError) -> str:
     """The system's reason (e.g. "Read-only file system"); pyarrow's filesystems carry
     the errno only inside their message."""
-
     code = error.errno or next(iter(re.findall(r"\[errno (\d+)\]", str(error))), None)
     return os.strerror(int(code)) if code else str(error).splitlines()[0]
 
@@ -113,10 +121,7 @@ def read_config(location: str):
     """A run directory's config.json, typed (AdaptConfig or FinetuneConfig, by its groups):
     the one reader of a saved config, for --resume, export, evaluate, predict and the
     sweep. None when the directory has none."""
-    import pyarrow.fs as pafs
-
     from lib.config import AdaptConfig, FinetuneConfig, config_from_dict
-    from lib.data.layout import filesystem_for, read_json
 
     fs, root = filesystem_for(location)
     path = f"{root.rstrip('/')}/config.json"
@@ -129,10 +134,6 @@ def read_config(location: str):
 def check_new_run(storage: str, run: str) -> None:
     """A run directory belongs to one run: a second one there would take the first one's
     checkpoint (Ray Train restores by name) and mix its epochs into the tables."""
-    import pyarrow.fs as pafs
-
-    from lib.data.layout import filesystem_for
-
     fs, root = filesystem_for(storage)
     if fs.get_file_info(f"{root}/{run}").type != pafs.FileType.NotFound:
         raise OutputError(f"run {run!r} already exists under {storage}: continue it with "
@@ -158,5 +159,3 @@ def resolve_run(config, job: str):
     check_new_run(storage, run)
     return replace(config, scaling=with_cpus(config.scaling), run=replace(
         config.run, storage=storage, run_name=run))
-
-
