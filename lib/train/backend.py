@@ -26,10 +26,7 @@ class _TFConfigBackend(Backend):
         from ray._common.network_utils import build_address
         from ray.train._internal.utils import get_address_and_port
 
-        def address() -> str:
-            return build_address(*get_address_and_port())
-
-        addresses = worker_group.execute(address)
+        addresses = worker_group.execute(lambda: build_address(*get_address_and_port()))
         ray.get([worker_group.execute_single_async(i, _set_tf_config,
                                                    worker_addresses=addresses, index=i)
                  for i in range(len(worker_group))])

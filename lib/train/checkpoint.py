@@ -13,6 +13,10 @@ import os
 import tempfile
 
 import numpy as np
+import pyarrow.fs as pafs
+
+from lib.data.layout import filesystem_for, read_json
+from lib.errors import UsageError
 
 STATE = "state.npz"
 META = "meta.json"
@@ -62,8 +66,6 @@ def restore(checkpoint, model, optimizers=()) -> dict:
 def weight_names(checkpoint) -> list[str]:
     """The Keras paths of the checkpoint's weights, in their order (meta only: cheap
     enough for a driver's preflight)."""
-    from lib.errors import UsageError
-
     with checkpoint.as_directory() as path:
         with open(os.path.join(path, META)) as f:
             meta = json.load(f)
@@ -86,8 +88,6 @@ def take_shared_weights(checkpoint, model) -> int:
     trained on cached features goes into a model whose blocks also train, say); the rest
     keep their values. Returns how many were taken; none, or a shape that differs, is an
     error naming the weight."""
-    from lib.errors import UsageError
-
     saved_weights = named_weights(checkpoint)
     taken = 0
     for weight in model.weights:
@@ -106,10 +106,6 @@ def take_shared_weights(checkpoint, model) -> int:
 
 def _checkpoint_dirs(run_dir: str) -> tuple:
     """(filesystem, the checkpoint directories Ray Train kept, oldest first)."""
-    import pyarrow.fs as pafs
-
-    from lib.data.layout import filesystem_for
-
     fs, root = filesystem_for(run_dir)
     dirs = [i for i in fs.get_file_info(pafs.FileSelector(root, allow_not_found=True))
             if i.type == pafs.FileType.Directory and i.base_name.startswith("checkpoint_")]
@@ -124,23 +120,16 @@ def latest_in_run(run_dir: str):
     return Checkpoint(path=dirs[-1], filesystem=fs) if dirs else None
 
 
-def _kept(run_dir: str) -> tuple:
-    """(filesystem, {epoch: checkpoint directory}): a resumed epoch's newer one wins."""
-    from lib.data.layout import read_json
-
-    fs, dirs = _checkpoint_dirs(run_dir)
-    return fs, {read_json(fs, f"{path}/{META}")["epoch"]: path for path in dirs}
-
-
 def kept_epochs(run_dir: str) -> dict[int, str]:
-    """{epoch: checkpoint directory} of every checkpoint kept under a run directory. Reads
-    only their meta files: no Ray."""
-    return _kept(run_dir)[1]
+    """{epoch: checkpoint directory} of every checkpoint kept under a run directory (a
+    resumed epoch's newer one wins). Reads only their meta files: no Ray."""
+    fs, dirs = _checkpoint_dirs(run_dir)
+    return {read_json(fs, f"{path}/{META}")["epoch"]: path for path in dirs}
 
 
 def kept_in_run(run_dir: str) -> dict:
     """{epoch: ray.train.Checkpoint} of kept_epochs."""
     from ray.train import Checkpoint
 
-    fs, kept = _kept(run_dir)
-    return {epoch: Checkpoint(path=path, filesystem=fs) for epoch, path in kept.items()}
+    fs, _ = filesystem_for(run_dir)
+    return {epoch: Checkpoint(path=path, filesystem=fs) for epoch, path in kept_epochs(run_dir).items()}

@@ -25,7 +25,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.fs as pafs
 
+from lib.console import say
 from lib.data.columns import column_to_images, column_to_tensor, tensor_to_column
 from lib.data.feed import InMemoryShard, caffe_preprocess
 from lib.data.layout import commit_dataset, filesystem_for, list_parquet_files, read_manifest
@@ -106,8 +108,12 @@ class FeatureFiles:
         # In id order: extraction writes rows in no fixed order, and a shard must be the
         # same rows on every read (a restarted worker replays its epoch).
         in_order = pc.sort_indices(table, [("example_id", "ascending")]).to_numpy()
-        rows = in_order if pick is None else in_order[pick(len(in_order))]
-        return InMemoryShard(to_feature_batch(table.take(rows), self.shape, self.with_labels))
+        table = table.take(in_order if pick is None else in_order[pick(len(in_order))])
+        # What the head's training step eats (the images' keys: x, label).
+        batch = {"x": column_to_tensor(table.column("features"), self.shape, np.float32)}
+        if self.with_labels:
+            batch["label"] = table.column("label").to_numpy().astype(np.int32)
+        return InMemoryShard(batch)
 
     def shard(self, rank: int, workers: int, seed: int) -> InMemoryShard:
         """This worker's equal part (collectives need equal step counts), rows dealt by a
@@ -162,8 +168,6 @@ def cached_features(plans: dict, cache, unlabelled: frozenset
                 ds, shape = plans[name].load()
                 missing[entry] = Images(ds, shape, plans[name].identity(), plans[name].num_rows)
         if missing:
-            from lib.console import say
-
             rows = sum(images.rows for images in missing.values())
             say(f"  extracting {cache.feature_layer} features of {rows:,} images once (cached "
                 f"under {cache.storage}/feature-cache for later runs)")
@@ -187,8 +191,6 @@ def _extracting(fs, entries: set[str]):
     the second commit replaces the first. Taken in one order, so two runs each needing
     two entries cannot deadlock. A POSIX lock is a process's: it keeps other processes
     out, not other threads of the same one."""
-    import pyarrow.fs as pafs
-
     if not entries or not isinstance(fs, pafs.LocalFileSystem):
         yield
         return
@@ -202,8 +204,6 @@ def _extracting(fs, entries: set[str]):
             try:
                 fcntl.lockf(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as e:
-                from lib.console import say
-
                 if e.errno not in (errno.EACCES, errno.EAGAIN):  # no locks on this mount
                     say(f"  warning: no lock for the feature cache ({e}); runs at the same "
                         f"time may each extract its entries")
@@ -221,8 +221,6 @@ def _valid_entry(fs, path: str, warn: bool = True) -> dict | None:
         manifest = read_manifest(fs, path)
     except DataError as e:
         if warn:
-            from lib.console import say
-
             say(f"  warning: rebuilding a feature-cache entry ({e})")
         return None
     return manifest if manifest is not None and "image_shape" in manifest else None
@@ -258,11 +256,3 @@ def _extract(missing: dict, native_shape: tuple, cache, fs) -> None:
         fs.create_dir(entry, recursive=True)
         commit_dataset(fs, entry, f"{staging}/{KEY_COLUMN}={keys[entry]}", manifest)
     fs.delete_dir(staging)
-
-
-def to_feature_batch(batch: pa.Table, shape, with_labels: bool = True) -> dict[str, np.ndarray]:
-    """Feature rows -> what the head's training step eats (the images' keys: x, label)."""
-    out = {"x": column_to_tensor(batch.column("features"), shape, np.float32)}
-    if with_labels:
-        out["label"] = batch.column("label").to_numpy().astype(np.int32)
-    return out

@@ -18,8 +18,6 @@ class TrainingFailed(RaydaptError):
     exit_code = 1
 
 
-
-
 # Ray Train V2's own settings we set (tests/train/test_record.py checks that Ray Train
 # still reads and propagates each of them: ray.train.v2._internal.constants).
 RAY_TRAIN_POLL_INTERVAL = "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"
@@ -42,6 +40,7 @@ def fit(worker_fn, loop_config: dict, datasets: dict, split: list[str], scaling,
     from lib.data.feed import train_data_config
     from lib.phases import take_worker_phases
     from lib.train.backend import tensorflow_trainer
+    from lib.train.capacity import request
     from lib.train.divergence import take_reason
 
     # Ray Train's controller takes a worker's report off its one-slot queue when it polls,
@@ -56,15 +55,12 @@ def fit(worker_fn, loop_config: dict, datasets: dict, split: list[str], scaling,
         # bounded time.
         for name in RAY_TRAIN_TIMEOUTS:
             os.environ.setdefault(name, str(failure.collective_timeout_s))
-    resources = {"CPU": scaling.cpus_per_worker}
-    if scaling.gpus_per_worker:
-        resources["GPU"] = scaling.gpus_per_worker
     trainer = tensorflow_trainer(
         worker_fn,
         train_loop_config=loop_config,
         scaling_config=ScalingConfig(num_workers=scaling.workers,
                                      use_gpu=bool(scaling.gpus_per_worker),
-                                     resources_per_worker=resources),
+                                     resources_per_worker=request(scaling)),
         datasets=datasets,
         dataset_config=train_data_config(tuple(name for name in split if name in datasets)),
         run_config=RunConfig(

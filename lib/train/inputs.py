@@ -68,13 +68,3 @@ def load_for_workers(plans: dict, *, unlabelled: frozenset = frozenset(),
              .random_shuffle(seed=shuffle_seed).materialize()
              for name, (ds, image_shape) in loaded.items()},
             next(iter(loaded.values()))[1], None)
-
-
-def by_path(read: dict) -> tuple[dict, dict]:
-    """(Ray Datasets, cached features' files) of what load_for_workers returned, by name:
-    the Datasets go to Ray Train (split across workers), the files into the workers' plan
-    (each reads its part)."""
-    from lib.train.features import FeatureFiles
-
-    files = {name: r for name, r in read.items() if isinstance(r, FeatureFiles)}
-    return {name: r for name, r in read.items() if name not in files}, files

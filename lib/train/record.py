@@ -84,5 +84,3 @@ def _final_record(record, store, status: str, message: str) -> None:
             record.write(status, len(store.files("epochs")), message=message)
     except OSError as e:
         print(f"warning: could not record the run as {status} ({e})", file=sys.stderr)
-
-

@@ -72,7 +72,6 @@ def train_and_evaluate(config, job: str, preflight: Callable):
     store, what `finish` returned)."""
     from lib.console import EpochFollower, epoch_summary
     from lib.train.fitting import fit
-    from lib.train.inputs import by_path
     from lib.train.inputs import preflight as check_images
     from lib.train.progress import read_progress
     from lib.train.worker import session_worker
@@ -81,23 +80,22 @@ def train_and_evaluate(config, job: str, preflight: Callable):
     config, setup = preflight(resolve_run(config, job))
     storage, run, scaling, optim = (config.run.storage, config.run.run_name, config.scaling,
                                     config.optim)
-    init_from = init_from_checkpoint(storage, config.model.init_from) \
-        if config.model.init_from else None
+    init_from = init_from_checkpoint(storage, config.model.init_from) if config.model.init_from else None
     phases.add("preflight (listing, checks)", time.perf_counter() - phases.started)
     identity = identify(config, job, setup.method, setup.reads_target_labels)
-    with driving(config, identity, [setup.header], phases,
+    with driving(config, identity, setup.header, phases,
                  check=lambda: check_images(setup.plans, setup.cache)) as (console, store, log):
         with phases.timed("data for the workers (feature cache or images)"):
             read, shape, feature_shape = setup.load()
-            datasets, features = by_path(read)
+        # Ray Datasets go to Ray Train (split across the workers); cached features' files
+        # into the plan (each worker reads its part).
+        datasets, features = (read, {}) if feature_shape is None else ({}, read)
         rows = min(setup.plans[name].num_rows for name in setup.domains) // scaling.workers
         plan = Plan(config=config, learner=setup.learner, identity=identity,
-                    image_shape=tuple(shape),
-                    feature_shape=feature_shape, init_from=init_from,
+                    image_shape=tuple(shape), feature_shape=feature_shape, init_from=init_from,
                     steps_per_epoch=rows // (optim.batch_size * local_replicas(scaling)),
                     class_names=tuple(setup.plans["source"].class_names),
-                    eval_splits=setup.eval_splits, live_progress=console.live,
-                    features=features)
+                    eval_splits=setup.eval_splits, live_progress=console.live, features=features)
         with EpochFollower(console, store, optim.epochs, epoch_summary,
                            evaluates=bool(plan.eval_splits), log_path=log,
                            steps=lambda: read_progress(storage, run)):
@@ -107,7 +105,7 @@ def train_and_evaluate(config, job: str, preflight: Callable):
 
 
 @contextlib.contextmanager
-def driving(config, identity, header: list[str], phases, check=None):
+def driving(config, identity, header: str, phases, check: Callable):
     """A run from the driver's side, after its preflight: the config saved, a clean
     console (Ray's and TensorFlow's output in the run's log file: lib/console.py) opened
     with `header`, Ray connected, the workers' resources checked (lib/train/capacity.py)
@@ -132,8 +130,7 @@ def driving(config, identity, header: list[str], phases, check=None):
     refused = False  # before the run record: resources or input said no, or a Ctrl-C came
     try:
         with captured(f"{storage}/{run}/logs", config.run.verbose) as (console, log):
-            for text in header:
-                console.line(text)
+            console.line(header)
             each = f"{scaling.gpus_per_worker} GPU(s)" if scaling.gpus_per_worker else \
                 f"{scaling.cpus_per_worker} CPU(s) as {scaling.cpu_replicas_per_worker} replica(s)"
             console.line(f"  {scaling.workers} worker(s), each {each}; run in {storage}/{run}; "
@@ -143,16 +140,14 @@ def driving(config, identity, header: list[str], phases, check=None):
             if crowded:
                 console.warning(crowded)
             with phases.timed("Ray start or connect"):
-                connected = init_ray(config.run.address,
-                                     local_cpus=run_cpus(scaling))
+                connected = init_ray(config.run.address, local_cpus=run_cpus(scaling))
             stopped = False
             try:
                 try:
                     with phases.timed("Ray start or connect"):
                         check_capacity(scaling, config.failure.resource_wait_s)
-                    if check is not None:
-                        with phases.timed("decoding and checks (Ray Data)"):
-                            check()
+                    with phases.timed("decoding and checks (Ray Data)"):
+                        check()
                 except (Unavailable, DataError, NoInputError, KeyboardInterrupt):
                     refused = True
                     raise
@@ -172,5 +167,3 @@ def driving(config, identity, header: list[str], phases, check=None):
         if refused and not config.run.resume:  # refused before any work: leave no trace
             forget_run(storage, run, with_storage=fresh_storage)
         raise
-
-
