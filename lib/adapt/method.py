@@ -101,16 +101,24 @@ def minimise(tape, loss, groups) -> None:
 
     replicas = tf.distribute.get_replica_context().num_replicas_in_sync
     groups = list(groups)
-    variables = [v for _, group in groups for v in group]
     # The gradient of loss / replicas, as the tape recorded only the loss.
-    grads = tape.gradient(loss, variables,
-                          output_gradients=tf.constant(1.0 / replicas, loss.dtype))
-    start = 0
+    grads = iter(tape.gradient(loss, [v for _, group in groups for v in group],
+                               output_gradients=tf.constant(1.0 / replicas, loss.dtype)))
     for optimizer, group in groups:
-        pairs = [(g, v) for g, v in zip(grads[start:start + len(group)], group) if g is not None]
-        start += len(group)
+        # The group first: zip stops at its end without taking the next group's gradient.
+        pairs = [(g, v) for v, g in zip(group, grads) if g is not None]
         if pairs:
             optimizer.apply_gradients(pairs)
+
+
+def on_both_domains(nets, source, target):
+    """Where a loss on both domains starts: their features through one pass
+    (nets.features_of_both), and the source's label-head logits and classification.
+    Returns (source features, target features, source logits, class loss, terms)."""
+    (xs, ys), (xt, *_) = source, target
+    zs, zt = nets.features_of_both(xs, xt, training=True)
+    logits = nets.label_head(zs, training=True)
+    return zs, zt, logits, *classified(logits, ys)
 
 
 def classified(logits, y):
@@ -134,14 +142,20 @@ def entropy(probabilities):
     return -tf.reduce_sum(probabilities * tf.math.log(probabilities + 1e-5), axis=-1)
 
 
-def domain_head(name: str, in_width: int, hidden: int = 256):
-    """A source-vs-target classifier: Dense(hidden, relu) -> Dense(1), a logit. Its layers
-    are named after it: checkpoints and --init-from match weights by name."""
+def dense_head(name: str, in_width: int, outputs: int, layers: tuple[str, str] = ("dense", "logits")):
+    """Dense(256, relu) -> Dense(outputs) on features of `in_width`: the label head's shape
+    (lib.models.classic_head). Its layers are named after it ({name}_{layer}): checkpoints
+    and --init-from match weights by name."""
     import keras
 
     return keras.Sequential([keras.Input(shape=(in_width,)),
-                             keras.layers.Dense(hidden, activation="relu", name=f"{name}_hidden"),
-                             keras.layers.Dense(1, name=f"{name}_logit")], name=name)
+                             keras.layers.Dense(256, activation="relu", name=f"{name}_{layers[0]}"),
+                             keras.layers.Dense(outputs, name=f"{name}_{layers[1]}")], name=name)
+
+
+def domain_head(name: str, in_width: int):
+    """A source-vs-target classifier: one logit."""
+    return dense_head(name, in_width, 1, ("hidden", "logit"))
 
 
 def domain_classification(logits, n_source, weights=None):

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from lib.adapt.method import Method, classified
+from lib.adapt.method import Method, on_both_domains
 
 
 class AdaBN(Method):
@@ -19,6 +19,5 @@ class AdaBN(Method):
     domain_norm = "statistics"
 
     def loss(self, nets, source, target, progress):
-        (xs, ys), (xt, *_) = source, target
-        zs, _ = nets.features_of_both(xs, xt, training=True)  # updates target statistics
-        return classified(nets.label_head(zs, training=True), ys)
+        *_, class_loss, terms = on_both_domains(nets, source, target)  # updates target statistics
+        return class_loss, terms

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lib.adapt.method import Method, classified
+from lib.adapt.method import Method, on_both_domains
 from lib.options import option
 
 
@@ -35,8 +35,6 @@ class BNM(Method):
     Options = BNMOptions
 
     def loss(self, nets, source, target, progress):
-        (xs, ys), (xt, *_) = source, target
-        zs, zt = nets.features_of_both(xs, xt, training=True)
-        class_loss, terms = classified(nets.label_head(zs, training=True), ys)
+        _, zt, _, class_loss, terms = on_both_domains(nets, source, target)
         norm = batch_nuclear_norm(nets.label_head(zt, training=True))
         return class_loss - self.options.trade_off * norm, terms | {"nuclear_norm": (norm, 1.0)}

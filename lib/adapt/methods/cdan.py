@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lib.adapt.grl import reverse_gradient
-from lib.adapt.method import Method, classified, domain_classification, domain_head, entropy
+from lib.adapt.method import Method, domain_classification, domain_head, entropy, on_both_domains
 from lib.adapt.schedules import grl_lambda
 from lib.options import option
 
@@ -79,29 +79,21 @@ class CDAN(Method):
                 "projection_classes": fixed_projection("cdan_projection_classes",
                                                        num_classes, d)}
 
-    @staticmethod
-    def conditioning(nets, z, probabilities):
-        """The full multilinear map, or the randomized one where build made projections."""
-        if "projection" not in nets.own:
-            return multilinear(z, probabilities)
-        return randomized_multilinear(z, probabilities,
-                                      nets.own["projection"].weights[0],
-                                      nets.own["projection_classes"].weights[0])
-
     def loss(self, nets, source, target, progress):
         import tensorflow as tf
 
-        (xs, ys), (xt, *_) = source, target
-        zs, zt = nets.features_of_both(xs, xt, training=True)
-        logits_s = nets.label_head(zs, training=True)
-        class_loss, terms = classified(logits_s, ys)
-        z = tf.concat([zs, zt], axis=0)
+        zs, zt, logits_s, class_loss, terms = on_both_domains(nets, source, target)
+        z = tf.cast(tf.concat([zs, zt], axis=0), tf.float32)
         logits = tf.concat([logits_s, nets.label_head(zt, training=True)], axis=0)
         g = tf.stop_gradient(tf.nn.softmax(tf.cast(logits, tf.float32)))
-        n = tf.shape(xs)[0]
+        if "projection" in nets.own:  # the randomized map: build made its matrices
+            h = randomized_multilinear(z, g, nets.own["projection"].weights[0],
+                                       nets.own["projection_classes"].weights[0])
+        else:
+            h = multilinear(z, g)
+        n = tf.shape(zs)[0]
         lam = grl_lambda(progress, self.options.lambda_max, self.options.lambda_gamma)
-        h = reverse_gradient(self.conditioning(nets, tf.cast(z, tf.float32), g), lam)
         weights = entropy_weights(g, n) if self.options.entropy else None
         domain_loss, domain_terms = domain_classification(
-            nets.own["domain_head"](h, training=True)[:, 0], n, weights)
+            nets.own["domain_head"](reverse_gradient(h, lam), training=True)[:, 0], n, weights)
         return class_loss + domain_loss, terms | domain_terms | {"grl_lambda": (lam, 1.0)}

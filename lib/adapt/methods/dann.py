@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lib.adapt.grl import reverse_gradient
-from lib.adapt.method import Method, classified, domain_classification, domain_head
+from lib.adapt.method import Method, domain_classification, domain_head, on_both_domains
 from lib.adapt.schedules import grl_lambda
 from lib.config import option
 
@@ -30,11 +30,9 @@ class DANN(Method):
     def loss(self, nets, source, target, progress):
         import tensorflow as tf
 
-        (xs, ys), (xt, *_) = source, target
-        zs, zt = nets.features_of_both(xs, xt, training=True)
-        class_loss, terms = classified(nets.label_head(zs, training=True), ys)
+        zs, zt, _, class_loss, terms = on_both_domains(nets, source, target)
         lam = grl_lambda(progress, self.options.lambda_max, self.options.lambda_gamma)
         logits = nets.own["domain_head"](
             reverse_gradient(tf.concat([zs, zt], axis=0), lam), training=True)[:, 0]
-        domain_loss, domain_terms = domain_classification(logits, tf.shape(xs)[0])
+        domain_loss, domain_terms = domain_classification(logits, tf.shape(zs)[0])
         return class_loss + domain_loss, terms | domain_terms | {"grl_lambda": (lam, 1.0)}

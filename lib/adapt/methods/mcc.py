@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lib.adapt.method import Method, classified, entropy
+from lib.adapt.method import Method, entropy, on_both_domains
 from lib.options import option
 
 
@@ -42,8 +42,6 @@ class MCC(Method):
     Options = MCCOptions
 
     def loss(self, nets, source, target, progress):
-        (xs, ys), (xt, *_) = source, target
-        zs, zt = nets.features_of_both(xs, xt, training=True)
-        class_loss, terms = classified(nets.label_head(zs, training=True), ys)
+        _, zt, _, class_loss, terms = on_both_domains(nets, source, target)
         mcc = class_confusion(nets.label_head(zt, training=True), self.options.temperature)
         return class_loss + self.options.trade_off * mcc, terms | {"class_confusion": (mcc, 1.0)}

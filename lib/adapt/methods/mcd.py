@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lib.adapt.method import Method, classified, minimise
+from lib.adapt.method import Method, classified, dense_head, minimise
 from lib.options import option
 
 
@@ -39,14 +39,7 @@ class MCD(Method):
     Options = MCDOptions
 
     def build(self, width: int, num_classes: int) -> dict:
-        import keras
-
-        # The label head's shape (lib.models.classic_head), under names of its own.
-        return {"classifier_2": keras.Sequential([
-            keras.Input(shape=(width,)),
-            keras.layers.Dense(256, activation="relu", name="mcd_classifier_2_dense"),
-            keras.layers.Dense(num_classes, name="mcd_classifier_2_logits")],
-            name="mcd_classifier_2")}
+        return {"classifier_2": dense_head("mcd_classifier_2", width, num_classes)}
 
     def parameter_groups(self, nets) -> dict:
         heads = {id(v) for head in (nets.label_head, nets.own["classifier_2"])

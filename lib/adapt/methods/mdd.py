@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lib.adapt.grl import reverse_gradient
-from lib.adapt.method import Method, classified
+from lib.adapt.method import Method, dense_head, on_both_domains
 from lib.adapt.schedules import grl_lambda
 from lib.options import option
 
@@ -48,30 +48,21 @@ class MDD(Method):
     Options = MDDOptions
 
     def build(self, width: int, num_classes: int) -> dict:
-        import keras
-
-        # The label head's shape (lib.models.classic_head), under names of its own.
-        return {"adversary": keras.Sequential([
-            keras.Input(shape=(width,)),
-            keras.layers.Dense(256, activation="relu", name="mdd_adversary_dense"),
-            keras.layers.Dense(num_classes, name="mdd_adversary_logits")], name="mdd_adversary")}
+        return {"adversary": dense_head("mdd_adversary", width, num_classes)}
 
     def loss(self, nets, source, target, progress):
         import tensorflow as tf
 
-        (xs, ys), (xt, *_) = source, target
-        zs, zt = nets.features_of_both(xs, xt, training=True)
-        logits_s = nets.label_head(zs, training=True)
-        class_loss, terms = classified(logits_s, ys)
+        zs, zt, logits_s, class_loss, terms = on_both_domains(nets, source, target)
         logits = tf.cast(tf.concat([logits_s, nets.label_head(zt, training=True)], 0),
                          tf.float32)
         lam = grl_lambda(progress, self.options.lambda_max, self.options.lambda_gamma)
         adversary = tf.cast(nets.own["adversary"](
             reverse_gradient(tf.concat([zs, zt], 0), lam), training=True), tf.float32)
-        source, target_d = disparities(logits, adversary, tf.shape(xs)[0])
+        source, target_d = disparities(logits, adversary, tf.shape(zs)[0])
         # The reference averages the pairs of a batch: (margin s_i + t_i) over its rows.
         transfer = tf.reduce_mean(self.options.margin * source + target_d)
-        n = tf.cast(tf.shape(xs)[0], tf.float32)
+        n = tf.cast(tf.shape(zs)[0], tf.float32)
         return class_loss + self.options.trade_off * transfer, terms | {
             "source_disparity": (tf.reduce_sum(source), n),
             "target_disparity": (tf.reduce_sum(target_d), n),
