@@ -118,7 +118,7 @@ def adapt_step(name: str, images, labels, image_size: int, batch: int) -> Measur
 
     from lib.adapt.methods import get_method
     from lib.adapt.networks import NetworkPlan, Networks
-    from lib.adapt.step import make_adapt_step, make_optimizers
+    from lib.adapt.session import make_adapt_step, make_optimizers
 
     method = get_method(name)
     adapt_defaults = AdaptOptions()  # the step `raydapt adapt` runs unless told otherwise

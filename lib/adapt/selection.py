@@ -33,7 +33,7 @@ KEPT_BY = {name: (f"{name}_score", "max") for name in LABEL_FREE} | {"last": Non
 def criterion_scores(row: dict, accuracies: dict) -> dict[str, float | None]:
     """One epoch's score under each label-free criterion, higher better for all (DEV, a
     risk, negated), from its epoch row (snd, dev) and its accuracies by split. Both what
-    Ray Train keeps checkpoints by (rank 0 reports these: lib/adapt/session.py) and what
+    Ray Train keeps checkpoints by (rank 0 reports these: lib/adapt/judge.py) and what
     select_epochs picks by: the kept checkpoint is the picked epoch's."""
     dev = row.get("dev")
     return {"source_val": accuracies.get("source_val"),

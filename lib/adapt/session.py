@@ -1,11 +1,45 @@
 """The adapt job's side of the training session (lib/train/worker.py): its learner is a
-method (lib/adapt/method.py) over the shared networks, its judge scores the evaluation
-splits and the label-free selection criteria after every epoch."""
+method (lib/adapt/method.py) over the shared networks, its optimizers and one compiled
+step whatever the method; its judge (lib/adapt/judge.py) scores the evaluation splits and
+the label-free selection criteria after every epoch."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from lib.adapt.data import SAMPLES
-from lib.train.worker import Verdict
+
+
+def make_optimizers(method, nets, learning_rate) -> dict:
+    """{group: (Adam, its variables)} of the method's parameter groups: each group's rate
+    is `learning_rate` (a float or a Keras schedule) times the group's multiplier."""
+    import keras
+
+    from lib.adapt.schedules import scaled_rate
+
+    optimizers = {}
+    updates = method.updates_per_step()
+    for group, (variables, multiplier) in method.parameter_groups(nets).items():
+        optimizer = keras.optimizers.Adam(scaled_rate(learning_rate, multiplier,
+                                                      updates.get(group, 1)))
+        optimizer.build(variables)
+        optimizers[group] = (optimizer, list(variables))
+    return optimizers
+
+
+def make_adapt_step(strategy, nets, optimizers: dict, method):
+    """A tf.function: every replica runs the method's update on its share of the source
+    and target batches (Keras' optimizers sum the gradients over replicas). Returns the
+    method's per-replica terms. `progress` is a float32 tensor (a new Python value would
+    retrace the step every call)."""
+    import tensorflow as tf
+
+    @tf.function
+    def step(source, target, progress):
+        return strategy.run(partial(method.update, nets, optimizers),
+                            args=(source, target, progress))
+
+    return step
 
 
 class MethodLearner:
@@ -18,7 +52,6 @@ class MethodLearner:
     def __init__(self, plan, strategy, local_replicas: int, method):
         from lib.adapt.networks import NetworkPlan, Networks
         from lib.adapt.schedules import annealed_rate
-        from lib.adapt.step import make_adapt_step, make_optimizers
         from lib.models import parse_trainable
 
         cfg = plan.config
@@ -55,44 +88,13 @@ class MethodLearner:
     def learning_rate(self) -> float:
         return float(self.optimizers[0].learning_rate.numpy())
 
-    def judge(self, plan, data) -> SelectionJudge:
-        return SelectionJudge(plan, self, data)
-
-
-class SelectionJudge:
-    """Rank 0's judge: lib/adapt/judge.EpochJudge over the training samples and the
-    evaluation splits, its verdict as the session writes and reports it."""
-
-    phase = "evaluation and selection scores"
-
-    def __init__(self, plan, learner: MethodLearner, data):
+    def judge(self, plan, data):
+        """Rank 0's judge, over samples of the training rows and the evaluation splits."""
         from lib.adapt.judge import EpochJudge
 
         size, seed = plan.config.adapt.selection_samples, plan.config.data.seed
         splits = ({name: data.sample(name, domain, size, seed + offset)
                    for name, (domain, offset) in SAMPLES.items()}
                   | {name: data.whole(name) for name, _ in plan.eval_splits})
-        self.eval_splits = plan.eval_splits
-        self.epochs = EpochJudge(learner.nets, splits, plan.class_names,
-                                 plan.config.adapt.embedding_samples, learner.method)
-
-    def start(self) -> dict:
-        """The backbone's own domain gap: where adaptation starts from."""
-        distance, embeddings = self.epochs.start()
-        return {"domain_distance": [distance]} | ({"embeddings": embeddings} if embeddings
-                                                  else {})
-
-    def judge(self, epoch: int) -> Verdict:
-        verdict = self.epochs.judge(epoch)
-        from lib.adapt.selection import KEPT_BY, criterion_scores
-
-        accuracies = {name: score["accuracy"] for name, score in verdict.scores.items()}
-        scores = criterion_scores(verdict.criteria, accuracies)
-        # The scores Ray Train keeps checkpoints by; the picks (select_epochs) use the same.
-        kept_by = {KEPT_BY[name][0]: value for name, value in scores.items()
-                   if value is not None}
-        tables = {"evals": verdict.evals(self.eval_splits), "domain_distance": [verdict.distance]}
-        if verdict.embeddings:
-            tables["embeddings"] = verdict.embeddings
-        return Verdict(columns=verdict.criteria, tables=tables, reported=verdict.criteria
-                       | {f"{name}_accuracy": a for name, a in accuracies.items()} | kept_by)
+        return EpochJudge(self.nets, splits, plan.class_names,
+                          plan.config.adapt.embedding_samples, self.method, plan.eval_splits)

@@ -33,8 +33,10 @@ def test_every_split_is_scored_through_its_own_domains_batchnorm():
                               "target_sample": InMemoryShard({"x": xt}),
                               "source_val": Rows(x=xs, label=ys),
                               "target_test": Rows(x=xt, label=yt)},
-                       [f"c{i}" for i in range(CLASSES)], embedding_samples=0)
+                       [f"c{i}" for i in range(CLASSES)], embedding_samples=0,
+                       eval_splits=(("source_val", "folder:s"), ("target_test", "folder:t")))
     verdict = judge.judge(0)
+    scores = {row["split"]: row for row in verdict.tables["evals"]}
 
     def through(x, y, domain):
         logits = nets.label_head(nets.features(x, training=False, domain=domain)).numpy()
@@ -43,11 +45,11 @@ def test_every_split_is_scored_through_its_own_domains_batchnorm():
     for split, (x, y) in (("source_val", (xs, ys)), ("target_test", (xt, yt))):
         own, _ = through(x, y, SPLIT_DOMAIN[split])
         other, _ = through(x, y, "target" if SPLIT_DOMAIN[split] == "source" else "source")
-        assert verdict.scores[split]["loss"] == pytest.approx(own["loss"], rel=1e-5)
-        assert verdict.scores[split]["loss"] != pytest.approx(other["loss"], rel=1e-3)
+        assert scores[split]["loss"] == pytest.approx(own["loss"], rel=1e-5)
+        assert scores[split]["loss"] != pytest.approx(other["loss"], rel=1e-3)
     assert SPLIT_DOMAIN == {"source_sample": "source", "source_val": "source",
                             "target_sample": "target", "target_test": "target"}
     # SND scores the target sample's predictions as the target domain sees them.
     _, target_logits = through(xt, yt, "target")
-    assert verdict.criteria["snd"] == pytest.approx(soft_neighbourhood_density(target_logits),
+    assert verdict.columns["snd"] == pytest.approx(soft_neighbourhood_density(target_logits),
                                                     rel=1e-5)

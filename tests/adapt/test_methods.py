@@ -16,7 +16,7 @@ from lib.adapt.methods import (
 )
 from lib.adapt.networks import NetworkPlan, Networks
 from lib.adapt.selection import proxy_a_distance
-from lib.adapt.step import make_adapt_step, make_optimizers
+from lib.adapt.session import make_adapt_step, make_optimizers
 from lib.errors import UsageError
 from lib.train import checkpoint
 from tests.adapt.methods.common import CLASSES, build, domains, target_of, weights

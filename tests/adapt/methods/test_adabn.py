@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lib.adapt.step import make_adapt_step
+from lib.adapt.session import make_adapt_step
 from tests.adapt.methods.common import build, cross_entropy, domains, features, loss_of
 
 

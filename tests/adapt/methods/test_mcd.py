@@ -76,7 +76,7 @@ def test_the_features_lower_the_discrepancy_the_classifiers_raise_it():
 
 def test_both_rate_schedules_follow_the_batches():
     from lib.adapt.schedules import annealed_rate
-    from lib.adapt.step import make_optimizers
+    from lib.adapt.session import make_optimizers
 
     method, nets = build("mcd", options=("generator_steps=3",))
     schedule = annealed_rate(0.01, 10.0, 0.75, total_steps=10)
