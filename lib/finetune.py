@@ -27,6 +27,7 @@ class Classifier:
 
     name = "finetune"
     domains = ("source",)
+    steps_per_call = STEPS_PER_CALL
     remedy = "lower --learning-rate"
 
     def __init__(self, plan, strategy, local_replicas: int):
@@ -43,7 +44,6 @@ class Classifier:
         optimizer = keras.optimizers.Adam(optim.learning_rate)
         optimizer.build(self.model.trainable_variables)
         self.optimizers = [optimizer]
-        self.steps_per_call = STEPS_PER_CALL
         self.train_steps = make_train_steps(strategy, self.model, optimizer,
                                             optim.batch_size * strategy.num_replicas_in_sync,
                                             optim.augment)
@@ -84,19 +84,16 @@ class Validation:
         from lib.data.feed import InMemoryShard
         from lib.train.steps import evaluate
 
-        verdict = Verdict()
         evals = []
         for name, dataset in self.plan.eval_splits:
             split = self.data.whole(name)
             batches = split.batches(256) if isinstance(split, InMemoryShard) else \
                 split.iter_batches(batch_size=256, batch_format="numpy")
-            result = evaluate(self.predict, batches, len(self.plan.class_names))
-            evals.append(result | {"epoch": epoch, "split": name, "dataset": dataset,
-                                   "class_names": list(self.plan.class_names)})
-            verdict.reported[f"{name}_accuracy"] = result["accuracy"]
-        if evals:
-            verdict.tables["evals"] = evals
-        return verdict
+            evals.append(evaluate(self.predict, batches, len(self.plan.class_names))
+                         | {"epoch": epoch, "split": name, "dataset": dataset,
+                            "class_names": list(self.plan.class_names)})
+        return Verdict(reported={f"{row['split']}_accuracy": row["accuracy"] for row in evals},
+                       tables={"evals": evals} if evals else {})
 
 
 def preflight(config: FinetuneConfig):

@@ -46,10 +46,7 @@ CHANNELS = {"block1": 64, "block2": 128, "block3": 256, "block4": 512, "block5":
 def feature_shape(image_size: int, feature_layer: str) -> tuple[int, int, int]:
     """VGG16's output shape at a layer: each block's pool halves the side (floor)."""
     block, _, kind = feature_layer.partition("_")
-    halvings = BLOCKS.index(block) + (1 if kind == "pool" else 0)
-    side = image_size
-    for _ in range(halvings):
-        side //= 2
+    side = image_size // 2 ** (BLOCKS.index(block) + (1 if kind == "pool" else 0))
     return side, side, CHANNELS[block]
 
 
@@ -155,12 +152,9 @@ def set_trainable(extractor, top_blocks: int) -> None:
     """Freeze all but the last `top_blocks` conv blocks before the feature cut."""
     vgg = extractor.get_layer("vgg16")
     trainable = trainable_blocks(vgg, top_blocks)
-    for layer in vgg.layers:
-        layer.trainable = layer.name.split("_")[0] in trainable
     vgg.trainable = bool(trainable)
-    if trainable:  # Keras: a container's flag overrides its layers'; set them again
-        for layer in vgg.layers:
-            layer.trainable = layer.name.split("_")[0] in trainable
+    for layer in vgg.layers:  # after the container's flag: Keras sets it on all its layers
+        layer.trainable = layer.name.split("_")[0] in trainable
 
 
 def classic_head(feature_shape, num_classes: int, width: int = 256):
@@ -193,12 +187,18 @@ class ModelPlan:
     feature_shape: tuple[int, ...] | None = None  # set: inputs are cached frozen-block outputs
 
 
-def build_model(plan: ModelPlan):
+def build_backbone(plan):
+    """The backbone of `plan` (a ModelPlan, or lib/adapt/networks.NetworkPlan): on cached
+    features the tail above them, on images the whole extractor; its top blocks trainable."""
     if plan.feature_shape is not None:
-        extractor = backbone_tail(plan.weights, plan.feature_shape, plan.image_size,
-                                  plan.feature_layer, plan.top_blocks)
-    else:
-        extractor = feature_extractor(plan.weights, plan.native_shape, plan.image_size,
-                                      plan.feature_layer)
-        set_trainable(extractor, plan.top_blocks)
+        return backbone_tail(plan.weights, plan.feature_shape, plan.image_size,
+                             plan.feature_layer, plan.top_blocks)
+    extractor = feature_extractor(plan.weights, plan.native_shape, plan.image_size,
+                                  plan.feature_layer)
+    set_trainable(extractor, plan.top_blocks)
+    return extractor
+
+
+def build_model(plan: ModelPlan):
+    extractor = build_backbone(plan)
     return classifier(extractor, classic_head(extractor.output.shape[1:], plan.num_classes))

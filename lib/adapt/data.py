@@ -34,9 +34,6 @@ class AdaptInputs:
         """Each plan under the name of the dataset the workers get from it."""
         return {"source": self.source, "target": self.target, **self.evaluated()}
 
-    def all(self) -> list[ImagePlan]:
-        return list(self.by_name().values())
-
 
 def _canonical(uri: DatasetURI) -> DatasetURI:
     if uri.path and "://" not in uri.path:
@@ -65,7 +62,7 @@ def plan_inputs(config) -> AdaptInputs:
                                       limit_per_class=config.eval_limit_per_class,
                                       **options) if text else None
     inputs = AdaptInputs(source, target, **evaluated)
-    for plan in inputs.all()[1:]:
+    for plan in list(inputs.by_name().values())[1:]:
         check_same_classes(source.class_names, plan.class_names)
     return inputs
 

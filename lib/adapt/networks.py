@@ -46,15 +46,9 @@ class Networks:
         normalisation), and the method's own (`own`, by the names its build gave)."""
         import keras
 
-        from lib.models import backbone_tail, classic_head, feature_extractor, set_trainable
+        from lib.models import build_backbone, classic_head
 
-        if plan.feature_shape is not None:
-            self.backbone = backbone_tail(plan.weights, plan.feature_shape, plan.image_size,
-                                          plan.feature_layer, plan.top_blocks)
-        else:
-            self.backbone = feature_extractor(plan.weights, plan.native_shape, plan.image_size,
-                                              plan.feature_layer)
-            set_trainable(self.backbone, plan.top_blocks)
+        self.backbone = build_backbone(plan)
         self.bottleneck = keras.Sequential([
             keras.Input(shape=self.backbone.output.shape[1:]),
             keras.layers.Flatten(),
