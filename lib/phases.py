@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import time
 
-from lib.train.rundir import read_run_json, write_run_json
+from lib.data.layout import read_run_json, write_run_json
 
 WORKER_FILE = "worker-phases.json"
 RAY_TRAIN = "Ray Train (worker start, data split, reports)"

@@ -77,3 +77,19 @@ def commit_dataset(fs: pafs.FileSystem, root: str, staging: str, manifest: dict)
     fs.move(staging, f"{root}/{DATA_DIR}")
     manifest["files"] = [p.rsplit("/", 1)[-1] for p in list_parquet_files(fs, root)]
     write_json(fs, f"{root}/{MANIFEST}", manifest, indent=2, tmp=f"{root}/.{MANIFEST}.tmp")
+
+
+def write_run_json(storage: str, run: str, name: str, data: dict) -> None:
+    """`<run>/<name>`, by rename: a reader sees the old file or the new one."""
+    fs, root = filesystem_for(storage)
+    write_json(fs, f"{root}/{run}/{name}", data)
+
+
+def read_run_json(storage: str, run: str, name: str, take: bool = False) -> dict | None:
+    """`<run>/<name>`, None when there is none. `take`: removed once read, for what the
+    workers leave the driver (a --resume starts clean)."""
+    fs, root = filesystem_for(storage)
+    found = read_json_if_any(fs, f"{root}/{run}/{name}")
+    if take and found is not None:
+        fs.delete_file(f"{root}/{run}/{name}")
+    return found

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 
-from lib.train.rundir import read_run_json, write_run_json
+from lib.data.layout import read_run_json, write_run_json
 
 FILE = "diverged.json"
 

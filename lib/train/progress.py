@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import time
 
-from lib.data.layout import filesystem_for, write_json
-from lib.train.rundir import read_run_json
+from lib.data.layout import filesystem_for, read_run_json, write_json
 
 FILE = "progress.json"
 

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, replace
 
 import pyarrow.fs as pafs
 
-from lib.data.layout import filesystem_for, read_json, read_json_if_any, write_json
+from lib.data.layout import filesystem_for, read_json
 from lib.errors import NoInputError, OutputError
 
 
@@ -92,22 +92,6 @@ def forget_run(storage: str, run: str, with_storage: bool = False) -> None:
     fs.delete_dir(f"{root}/{run}")
     if with_storage and not fs.get_file_info(pafs.FileSelector(root)):
         fs.delete_dir(root)
-
-
-def write_run_json(storage: str, run: str, name: str, data: dict) -> None:
-    """`<run>/<name>`, by rename: a reader sees the old file or the new one."""
-    fs, root = filesystem_for(storage)
-    write_json(fs, f"{root}/{run}/{name}", data)
-
-
-def read_run_json(storage: str, run: str, name: str, take: bool = False) -> dict | None:
-    """`<run>/<name>`, None when there is none. `take`: removed once read, for what the
-    workers leave the driver (a --resume starts clean)."""
-    fs, root = filesystem_for(storage)
-    found = read_json_if_any(fs, f"{root}/{run}/{name}")
-    if take and found is not None:
-        fs.delete_file(f"{root}/{run}/{name}")
-    return found
 
 
 def os_reason(error: OSError) -> str:
