@@ -143,9 +143,10 @@ def backbone_tail(weights: str, cached_shape, image_size: int, feature_layer: st
 
 
 def trainable_blocks(vgg, top_blocks: int) -> set[str]:
-    """The names of the last `top_blocks` conv blocks the "vgg16" model holds."""
+    """The names of the last `top_blocks` conv blocks the "vgg16" model holds (all of them
+    when it holds fewer: --trainable all below block5)."""
     present = [b for b in BLOCKS if any(layer.name.startswith(b) for layer in vgg.layers)]
-    return set(present[len(present) - top_blocks:]) if top_blocks else set()
+    return set(present[max(len(present) - top_blocks, 0):]) if top_blocks else set()
 
 
 def set_trainable(extractor, top_blocks: int) -> None:

@@ -77,6 +77,11 @@ def test_trainable_blocks_count_back_from_the_cut():
     model = classifier(extractor, classic_head(extractor.output.shape[1:], 10))
     assert len(model.trainable_weights) == 12 + 4  # 6 convs + Dense(256) + Dense(10)
     assert model.output.shape[-1] == 10
+    # --trainable all (5) below block5: every block the cut holds, not the last alone.
+    set_trainable(extractor, 5)
+    assert {w.path.split("_")[0] for w in extractor.trainable_weights} == {
+        "block1", "block2", "block3", "block4"}
+    assert len(extractor.trainable_weights) == 2 * 10  # 10 convs, kernel and bias each
 
 
 def test_the_frozen_cut_is_below_the_lowest_trainable_block():
