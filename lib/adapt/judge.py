@@ -21,11 +21,11 @@ class EpochJudge:
     """`splits`: what rank 0 scores, unsplit: source_sample and target_sample (training
     rows in memory, target without labels), and the evaluation splits (in memory, or Ray
     Data shards of images), whose (name, dataset) `eval_splits` names. The logits are the
-    method's `classify` (default: the label head)."""
+    method's `classify`."""
 
     phase = "evaluation and selection scores"
 
-    def __init__(self, nets, splits: dict, class_names, embedding_samples: int, method=None,
+    def __init__(self, nets, splits: dict, class_names, embedding_samples: int, method,
                  eval_splits=()):
         import tensorflow as tf
 
@@ -36,8 +36,7 @@ class EpochJudge:
         @tf.function  # traced once per domain: `domain` is a Python string
         def embed(x, domain):
             z = nets.features(x, training=False, domain=domain)
-            logits = method.classify(nets, z) if method is not None else nets.label_head(z)
-            return z, tf.cast(logits, tf.float32)
+            return z, tf.cast(method.classify(nets, z), tf.float32)
 
         self.embed = embed
         self.backbone = tf.function(lambda x: nets.backbone(x, training=False))
@@ -94,14 +93,12 @@ class EpochJudge:
                 dev = selection.deep_embedded_validation(source_z, target_z, z,
                                                          per_example_loss(logits, labels))
         criteria = {"snd": selection.soft_neighbourhood_density(target_logits), "dev": dev}
-        accuracies = {row["split"]: row["accuracy"] for row in evals}
-        # The scores Ray Train keeps checkpoints by; the picks (select_epochs) use the same.
-        kept_by = {selection.KEPT_BY[name][0]: value for name, value
-                   in selection.criterion_scores(criteria, accuracies).items() if value is not None}
+        # What Ray Train keeps checkpoints by (selection.KEPT_BY) is among these.
+        accuracies = {f"{row['split']}_accuracy": row["accuracy"] for row in evals}
         distance = {"epoch": epoch, "representation": "bottleneck",
                     "samples": len(source_z) + len(target_z),
                     "proxy_a_distance": selection.proxy_a_distance(source_z, target_z)}
-        reported = criteria | {f"{name}_accuracy": a for name, a in accuracies.items()} | kept_by
+        reported = criteria | accuracies
         tables = {"evals": evals, "domain_distance": [distance]}
         return Verdict(columns=criteria, reported=reported, tables=tables | self._embedding_table(
             epoch, "bottleneck", source_z, source_labels, target_z))

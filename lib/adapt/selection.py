@@ -22,22 +22,24 @@ import numpy as np
 from lib.config import CRITERIA
 
 SND_TEMPERATURE = 0.05  # the paper's value
-LABEL_FREE = ("source_val", "dev", "snd")
-# What Ray Train keeps the best checkpoint by, per criterion a run keeps its model by
-# (--select-by, lib/config.KEEPING_CRITERIA): (the score rank 0 reports, order); "last"
-# needs none, the latest checkpoint is always kept. Ray Train, like select_epochs, ranks
-# a tie's later epoch first.
-KEPT_BY = {name: (f"{name}_score", "max") for name in LABEL_FREE} | {"last": None}
+# Each label-free criterion a run keeps its model by (--select-by,
+# lib/config.KEEPING_CRITERIA): (the metric rank 0 reports, the order that ranks it), what
+# Ray Train keeps the best checkpoint by; "last" needs none, the latest checkpoint is
+# always kept. The names are those runs have always reported: a --resume of an older run
+# ranks its checkpoints by them too. Ray Train, like select_epochs, ranks a tie's later
+# epoch first.
+KEPT_BY = {"source_val": ("source_val_accuracy", "max"), "dev": ("dev", "min"),
+           "snd": ("snd", "max"), "last": None}
 
 
-def criterion_scores(row: dict, accuracies: dict) -> dict[str, float | None]:
-    """One epoch's score under each label-free criterion, higher better for all (DEV, a
-    risk, negated), from its epoch row (snd, dev) and its accuracies by split. Both what
-    Ray Train keeps checkpoints by (rank 0 reports these: lib/adapt/judge.py) and what
-    select_epochs picks by: the kept checkpoint is the picked epoch's."""
-    dev = row.get("dev")
-    return {"source_val": accuracies.get("source_val"),
-            "dev": -dev if dev is not None else None, "snd": row.get("snd")}
+def criterion_scores(reported: dict) -> dict[str, float]:
+    """One epoch's score under each label-free criterion, higher better for all, from
+    the metrics rank 0 reports for it (lib/adapt/judge.py), ranked as KEPT_BY has Ray
+    Train rank them: select_epochs picks by these, so the kept checkpoint is the picked
+    epoch's."""
+    return {name: reported[metric] if order == "max" else -reported[metric]
+            for name, (metric, order) in ((n, k) for n, k in KEPT_BY.items() if k)
+            if reported.get(metric) is not None}
 
 
 def soft_neighbourhood_density(logits: np.ndarray) -> float:
@@ -110,10 +112,11 @@ def select_epochs(epochs: list[dict], evals: list[dict]) -> list[dict]:
     accuracies = {}
     for row in evals:
         accuracies.setdefault(row["epoch"], {})[row["split"]] = row["accuracy"]
-    per_epoch = {row["epoch"]: criterion_scores(row, accuracies.get(row["epoch"], {}))
-                 for row in epochs}
-    scored = {name: {e: s[name] for e, s in per_epoch.items() if s[name] is not None}
-              for name in LABEL_FREE}
+    per_epoch = {row["epoch"]: criterion_scores(
+        row | {"source_val_accuracy": accuracies.get(row["epoch"], {}).get("source_val")})
+        for row in epochs}
+    scored = {name: {e: s[name] for e, s in per_epoch.items() if name in s}
+              for name in ("source_val", "dev", "snd")}
     source_val = {e: a["source_val"] for e, a in accuracies.items() if "source_val" in a}
     target_test = {e: a["target_test"] for e, a in accuracies.items() if "target_test" in a}
     last = max(row["epoch"] for row in epochs)

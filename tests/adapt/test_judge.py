@@ -23,7 +23,7 @@ class Rows:
 
 
 def test_every_split_is_scored_through_its_own_domains_batchnorm():
-    _, nets = build("dann", domain_norm="separate")
+    method, nets = build("dann", domain_norm="separate")
     xs, ys, xt, yt = domains(40, np.random.default_rng(0))
     # Statistics far apart, as after training on two shifted domains: a split sent through
     # the other domain's BatchNorm scores differently.
@@ -33,7 +33,7 @@ def test_every_split_is_scored_through_its_own_domains_batchnorm():
                               "target_sample": InMemoryShard({"x": xt}),
                               "source_val": Rows(x=xs, label=ys),
                               "target_test": Rows(x=xt, label=yt)},
-                       [f"c{i}" for i in range(CLASSES)], embedding_samples=0,
+                       [f"c{i}" for i in range(CLASSES)], embedding_samples=0, method=method,
                        eval_splits=(("source_val", "folder:s"), ("target_test", "folder:t")))
     verdict = judge.judge(0)
     scores = {row["split"]: row for row in verdict.tables["evals"]}
@@ -53,3 +53,13 @@ def test_every_split_is_scored_through_its_own_domains_batchnorm():
     _, target_logits = through(xt, yt, "target")
     assert verdict.columns["snd"] == pytest.approx(soft_neighbourhood_density(target_logits),
                                                     rel=1e-5)
+    # It reports every metric Ray Train keeps a checkpoint by (--select-by), with the
+    # values it records: a name that drifted would keep the wrong epoch's checkpoint.
+    from lib.adapt.selection import KEPT_BY
+
+    for criterion, keep in KEPT_BY.items():
+        if keep is not None:
+            assert keep[0] in verdict.reported, criterion
+    assert verdict.reported["source_val_accuracy"] == scores["source_val"]["accuracy"]
+    assert verdict.reported["snd"] == verdict.columns["snd"]
+    assert verdict.reported["dev"] == verdict.columns["dev"] is not None

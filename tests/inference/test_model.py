@@ -102,7 +102,8 @@ def test_the_model_of_every_method_is_its_target_evaluation(images, tmp_path, me
     # What rank 0's judge computes of the target test split each epoch.
     shard = InMemoryShard({"x": features, "label": labels})
     judge = EpochJudge(nets, {"source_sample": shard, "target_sample": shard,
-                              "target_test": shard}, [f"c{i}" for i in range(10)], 0)
+                              "target_test": shard}, [f"c{i}" for i in range(10)], 0,
+                       method_obj)
     _, logits, _ = judge._embed("target_test", shard)
     expected = np.exp(logits - logits.max(1, keepdims=True))
     expected /= expected.sum(1, keepdims=True)
