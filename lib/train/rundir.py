@@ -103,8 +103,8 @@ def os_reason(error: OSError) -> str:
 
 def read_config(location: str):
     """A run directory's config.json, typed (AdaptConfig or FinetuneConfig, by its groups):
-    the one reader of a saved config, for --resume, export, evaluate, predict and the
-    sweep. None when the directory has none."""
+    the one reader of a saved config, for --resume, export, evaluate and predict. None
+    when the directory has none."""
     from lib.config import AdaptConfig, FinetuneConfig, config_from_dict
 
     fs, root = filesystem_for(location)
@@ -131,10 +131,11 @@ def resolve_run(config, job: str):
 
     storage = resolve_storage(config.run.storage)
     if config.run.resume:
-        saved = read_config(f"{storage.rstrip('/')}/{config.run.resume}")
+        location = f"{storage.rstrip('/')}/{config.run.resume}"
+        saved = read_config(location)
         if saved is None:
             raise NoInputError(f"no run {config.run.resume!r} to resume under {storage} "
-                               f"(no config.json there)")
+                               f"({location}/config.json not found)")
         if type(saved) is not type(config):
             raise UsageError(f"--resume {config.run.resume}: that run is not a {job} run")
         return replace(saved, run=replace(config.run, storage=storage,

@@ -155,7 +155,7 @@ def test_divergence_fails_the_run_at_once_naming_epoch_and_step(cifar_jpeg, tmp_
 
 
 # dann, source-only and oracle run through the job above; the others share their path
-# (lib/adapt/loop.py) and run through tests/adapt/test_methods.py.
+# (lib/train/worker.py, lib/adapt/session.py) and run through tests/adapt/test_methods.py.
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["cdan+e", "adabn"])
 def test_a_method_through_the_job_records_its_terms_and_hyperparameters(cifar_jpeg, tmp_path,
