@@ -2,7 +2,6 @@
 
 import keras
 import numpy as np
-import pytest
 import tensorflow as tf
 
 from lib.train.steps import make_train_steps
@@ -58,20 +57,8 @@ def test_stacked_steps_match_one_call_per_step():
     assert np.abs(results[True][1][0] - initial[0]).max() > 1e-2  # the steps did move them
 
 
-REPLICA_SCRIPT = """
-import json, os, sys
-os.environ.pop("TF_CONFIG", None)  # one local worker: an inherited cluster spec would wait for peers
-import numpy as np
-from lib.train.strategy import configure_devices, make_strategy
-configure_devices(2)
-import keras, tensorflow as tf
+REPLICA_LOOP = """
 from lib.train.steps import make_train_steps
-from lib.train.strategy import distribute_batch
-
-rng = np.random.default_rng(0)
-xs = rng.normal(size=(3, 8, 6)).astype(np.float32)   # 3 steps of a global batch of 8
-ys = (np.arange(24).reshape(3, 8) % 4).astype(np.int32)
-final = {}
 for replicas in (2, 1):  # collectives must be set up before TF runs any op
     strategy = make_strategy(replicas, 60) if replicas > 1 else tf.distribute.get_strategy()
     keras.utils.set_random_seed(0)
@@ -83,7 +70,6 @@ for replicas in (2, 1):  # collectives must be set up before TF runs any op
     sums = steps(distribute_batch(strategy, (xs, ys), replicas, axis=1), tf.constant(3))
     final[replicas] = {"weights": [w.tolist() for w in model.get_weights()],
                        "loss_sum": float(sums[0]), "replicas": strategy.num_replicas_in_sync}
-json.dump(final, sys.stdout)
 """
 
 
@@ -91,19 +77,6 @@ def test_two_replicas_step_exactly_as_one_with_the_whole_batch():
     """The loss is averaged over the global batch, so summing the replicas' gradients gives
     the whole batch's: averaged over each replica's own rows, every step would be twice as
     large. Outside Ray (2 logical CPUs in a fresh process): seconds, not a Ray Train run."""
-    import json
-    import subprocess
-    import sys
+    from tests.replicas import compare
 
-    from tests.conftest import REPO
-
-    out = subprocess.run([sys.executable, "-c", REPLICA_SCRIPT], cwd=REPO, capture_output=True,
-                         text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
-    final = json.loads(out.stdout.strip().splitlines()[-1])
-    assert [final[k]["replicas"] for k in ("1", "2")] == [1, 2]
-    assert final["1"]["loss_sum"] == pytest.approx(final["2"]["loss_sum"], rel=1e-5)
-    for one, two in zip(final["1"]["weights"], final["2"]["weights"]):
-        np.testing.assert_allclose(one, two, rtol=1e-5, atol=1e-6)
-    first = np.array(final["1"]["weights"][0])
-    assert np.abs(first).sum() > 0  # it trained
+    compare(REPLICA_LOOP)
