@@ -1,8 +1,10 @@
 """Two replicas against one, in a fresh process: 2 logical CPU devices must be set up
 before TensorFlow runs any op, which a test process has long done. A script gets the
-preamble below (the devices, 3 steps of a global batch of 8 as `xs`, `ys`) and a loop
-`for replicas in (2, 1)` with its `strategy`; it fills `final[replicas]` with
-{"weights", "loss_sum", "replicas"}, which `compare` checks."""
+preamble below (the devices, 3 steps of a global batch of 8 as `xs`, `ys`, and
+`dense_model(replicas)`: a strategy and a small model with its SGD optimizer, the same
+initial weights each time); its loop `for replicas in (2, 1)` (collectives must be set
+up before TF runs any op) fills `final[replicas]` with {"weights", "loss_sum",
+"replicas"}, which `compare` checks."""
 
 import json
 import subprocess
@@ -24,6 +26,16 @@ rng = np.random.default_rng(0)
 xs = rng.normal(size=(3, 8, 6)).astype(np.float32)   # 3 steps of a global batch of 8
 ys = (np.arange(24).reshape(3, 8) % 4).astype(np.int32)
 final = {}
+
+
+def dense_model(replicas):
+    strategy = make_strategy(replicas, 60) if replicas > 1 else tf.distribute.get_strategy()
+    keras.utils.set_random_seed(0)
+    with strategy.scope():
+        model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4)])
+        optimizer = keras.optimizers.SGD(0.5)  # SGD keeps the gradient's scale (Adam would not)
+        optimizer.build(model.trainable_variables)
+    return strategy, model, optimizer
 """
 
 

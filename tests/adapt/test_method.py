@@ -5,13 +5,8 @@ from tests.replicas import compare
 
 REPLICA_LOOP = """
 from lib.adapt.method import classified, minimise
-for replicas in (2, 1):  # collectives must be set up before TF runs any op
-    strategy = make_strategy(replicas, 60) if replicas > 1 else tf.distribute.get_strategy()
-    keras.utils.set_random_seed(0)
-    with strategy.scope():
-        model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4)])
-        optimizer = keras.optimizers.SGD(0.5)  # SGD keeps the gradient's scale (Adam would not)
-        optimizer.build(model.trainable_variables)
+for replicas in (2, 1):
+    strategy, model, optimizer = dense_model(replicas)
 
     def replica_step(x, y):
         with tf.GradientTape() as tape:

@@ -59,13 +59,8 @@ def test_stacked_steps_match_one_call_per_step():
 
 REPLICA_LOOP = """
 from lib.train.steps import make_train_steps
-for replicas in (2, 1):  # collectives must be set up before TF runs any op
-    strategy = make_strategy(replicas, 60) if replicas > 1 else tf.distribute.get_strategy()
-    keras.utils.set_random_seed(0)
-    with strategy.scope():
-        model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4)])
-        optimizer = keras.optimizers.SGD(0.5)  # SGD keeps the gradient's scale (Adam would not)
-        optimizer.build(model.trainable_variables)
+for replicas in (2, 1):
+    strategy, model, optimizer = dense_model(replicas)
     steps = make_train_steps(strategy, model, optimizer, 8)
     sums = steps(distribute_batch(strategy, (xs, ys), replicas, axis=1), tf.constant(3))
     final[replicas] = {"weights": [w.tolist() for w in model.get_weights()],
